@@ -1,0 +1,23 @@
+"""Evaluate one checkpoint on the test set: `python src/eval.py ckpt_path=outputs/.../checkpoints/best.ckpt`.
+
+Use it once, for the model chosen on validation; choosing among models by this number would bias it.
+"""
+
+import json
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from fashionlab.evaluation import evaluate_checkpoint
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    metrics = {"ckpt_path": cfg.ckpt_path, **evaluate_checkpoint(cfg.ckpt_path, cfg.data_dir)}
+    Path(cfg.output_dir, "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(json.dumps(metrics))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""fashionlab: multilayer perceptrons on FashionMNIST with Lightning, Hydra and TensorBoard."""

@@ -1,0 +1,217 @@
+"""FashionMNIST as a LightningDataModule: find and verify the IDX files, standardize once, serve batches from memory."""
+
+import argparse
+import gzip
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Sampler
+from torchvision.transforms import v2
+
+MEAN, STD = 0.286, 0.353
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+# The release's decompressed files: md5 and sample count.
+RELEASE = {
+    "train-images-idx3-ubyte": ("f4a8712d7a061bf5bd6d2ca38dc4d50a", 60_000),
+    "train-labels-idx1-ubyte": ("9018921c3c673c538a1fc5bad174d6f9", 60_000),
+    "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a", 10_000),
+    "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965", 10_000),
+}
+HOW_TO_GET = (
+    "get the data in one of three ways: put the four decompressed IDX files in {raw}, "
+    "or `apt-get install dataset-fashion-mnist` (gzip files in /usr/share/datasets/fashion-mnist/), "
+    "or let torchvision download them (needs internet); `make data` tries all three"
+)
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+
+
+class DataError(RuntimeError):
+    """The data is missing or not FashionMNIST; the message says which file, what is wrong and how to fix it."""
+
+
+def raw_dir(data_dir: str | Path) -> Path:
+    """torchvision's layout, so a torchvision download and our files share one folder."""
+    return Path(data_dir) / "FashionMNIST" / "raw"
+
+
+def fetch(data_dir: str | Path) -> Path:
+    """Make the four raw files exist in data_dir: already there, else Debian's gzip files, else torchvision's download."""
+    raw = raw_dir(data_dir)
+    if all((raw / name).is_file() for name in RELEASE):
+        return raw
+    if all((DEBIAN_DIR / f"{name}.gz").is_file() for name in RELEASE):
+        raw.mkdir(parents=True, exist_ok=True)
+        for name in RELEASE:
+            partial = raw / f"{name}.partial"
+            with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.rename(raw / name)
+        return raw
+    try:
+        from torchvision.datasets import FashionMNIST
+
+        FashionMNIST(str(data_dir), download=True)
+    except Exception as error:  # torchvision raises RuntimeError or URLError subclasses
+        raise DataError(f"FashionMNIST not found in {raw} and the download failed ({error}); "
+                        + HOW_TO_GET.format(raw=raw)) from None
+    return raw
+
+
+def read_idx(path: Path, verify_checksum: bool) -> torch.Tensor:
+    """Read one IDX file as uint8, checking magic number, shape, size, labels and (for the real release) md5."""
+    if not path.is_file():
+        raise DataError(f"{path}: file missing; " + HOW_TO_GET.format(raw=path.parent))
+    data = path.read_bytes()
+    is_images = "images" in path.name
+    magic = int.from_bytes(data[:4], "big")
+    expected_magic = IMAGE_MAGIC if is_images else LABEL_MAGIC
+    if magic != expected_magic:
+        raise DataError(f"{path}: magic number {magic}, expected {expected_magic}; not an IDX "
+                        f"{'image' if is_images else 'label'} file. " + HOW_TO_GET.format(raw=path.parent))
+    ndim = 3 if is_images else 1
+    header = 4 + 4 * ndim
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    if is_images and shape[1:] != [28, 28]:
+        raise DataError(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
+    expected_size = header + shape[0] * (784 if is_images else 1)
+    if len(data) != expected_size:
+        raise DataError(f"{path}: {len(data)} bytes, header promises {expected_size} (truncated or padded file); "
+                        + HOW_TO_GET.format(raw=path.parent))
+    if verify_checksum:
+        md5, count = RELEASE[path.name]
+        if shape[0] != count:
+            raise DataError(f"{path}: {shape[0]} samples, the FashionMNIST release has {count}")
+        if hashlib.md5(data).hexdigest() != md5:
+            raise DataError(f"{path}: md5 differs from the FashionMNIST release; delete it and "
+                            + HOW_TO_GET.format(raw=path.parent))
+    tensor = torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
+    if not is_images and tensor.numel() and int(tensor.max()) > 9:
+        raise DataError(f"{path}: label {int(tensor.max())} out of range, allowed 0-9")
+    return tensor
+
+
+def load_split(raw: Path, split: str, verify_checksum: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (N, 28, 28) and int64 labels (N,) of 'train' or 't10k'."""
+    images = read_idx(raw / f"{split}-images-idx3-ubyte", verify_checksum)
+    labels = read_idx(raw / f"{split}-labels-idx1-ubyte", verify_checksum)
+    if len(images) != len(labels):
+        raise DataError(f"{raw}: {len(images)} {split} images but {len(labels)} labels")
+    return images, labels.long()
+
+
+def standardize() -> v2.Compose:
+    """The sheet's preprocessing: to float in [0, 1], then (x - 0.286) / 0.353. Works on a whole (N, 1, 28, 28) batch."""
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize([MEAN], [STD])])
+
+
+class TensorPairs(torch.utils.data.Dataset):
+    """Images and labels held in memory; indexing with a tensor of indices or a slice returns a whole batch."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], self.labels[index]
+
+
+class BatchIndices(Sampler):
+    """Yields one index tensor (or slice) per batch, so a batch is one gather instead of batch_size lookups.
+
+    Shuffling draws a fresh permutation per epoch from `seed + epoch`; Lightning calls `set_epoch`,
+    so a run resumed from a checkpoint sees the same batches as one that never stopped.
+    """
+
+    def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0):
+        self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-self.size // self.batch_size)
+
+    def __iter__(self):
+        starts = range(0, self.size, self.batch_size)
+        if not self.shuffle:
+            yield from (slice(start, start + self.batch_size) for start in starts)
+            return
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.size, generator=generator)
+        yield from (order[start:start + self.batch_size] for start in starts)
+
+
+class FashionMNISTDataModule(L.LightningDataModule):
+    """50,000 train / 10,000 validation (fixed by split_seed) / 10,000 test, standardized once and kept in memory."""
+
+    def __init__(self, data_dir: str = "data", batch_size: int = 64, eval_batch_size: int = 1000,
+                 val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int = 0, verify_checksums: bool = True):
+        super().__init__()
+        self.data_dir, self.batch_size, self.eval_batch_size = data_dir, batch_size, eval_batch_size
+        self.val_size, self.split_seed, self.shuffle_seed = val_size, split_seed, shuffle_seed
+        self.verify_checksums = verify_checksums
+        self.splits: dict[str, TensorPairs] = {}
+
+    def prepare_data(self) -> None:
+        fetch(self.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        raw = raw_dir(self.data_dir)
+        images, labels = load_split(raw, "train", self.verify_checksums)
+        if not 0 < self.val_size < len(labels):
+            raise DataError(f"data.val_size={self.val_size}: allowed 1 to {len(labels) - 1} "
+                            f"(the training file has {len(labels)} samples)")
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.split_seed))
+        val_index, train_index = order[:self.val_size], order[self.val_size:]
+        images = standardize()(images.unsqueeze(1)).as_subclass(torch.Tensor)
+        test_images, test_labels = load_split(raw, "t10k", self.verify_checksums)
+        self.splits = {
+            "train": TensorPairs(images[train_index], labels[train_index]),
+            "val": TensorPairs(images[val_index], labels[val_index]),
+            "test": TensorPairs(standardize()(test_images.unsqueeze(1)).as_subclass(torch.Tensor), test_labels),
+        }
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        data = self.splits[split]
+        # batch_size=None: the sampler already yields whole batches, the loader passes them through.
+        return DataLoader(data, batch_size=None, sampler=BatchIndices(len(data), batch_size, shuffle, self.shuffle_seed))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+
+def main() -> None:
+    """`python -m fashionlab.data`: fetch and verify the data, as `make data` does; exit 1 with one line if impossible."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data-dir", default="data")
+    args = parser.parse_args()
+    try:
+        raw = fetch(args.data_dir)
+        for split in ("train", "t10k"):
+            load_split(raw, split, verify_checksum=True)
+    except DataError as error:
+        sys.exit(f"error: {error}")
+    print(f"FashionMNIST verified in {raw} (60,000 train + 10,000 test, md5 as released)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Train one MLP: `python src/train.py [key=value ...]`; sweep with `-m`, e.g. `python src/train.py -m optimizer=sgd,adam`."""
+
+import warnings
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from fashionlab.module import Classifier
+
+# Batches come from tensors in memory; loader worker processes would only add copies.
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+
+
+def tensorboard_hparams(cfg: DictConfig) -> dict:
+    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy."""
+    scheduler = cfg.scheduler.scheduler
+    return {
+        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
+        "lr": cfg.optimizer.lr,
+        "scheduler": scheduler._target_.rsplit(".", 1)[-1] if scheduler else "none",
+        "batch_size": cfg.data.batch_size,
+        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
+        "seed": cfg.seed,
+    }
+
+
+def train(cfg: DictConfig) -> L.Trainer:
+    """Fit the configured model; the run folder receives checkpoints, events, metrics.csv and summary.json."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer), instantiate(cfg.scheduler, _convert_="all"))
+    # The resolved config travels inside every checkpoint: eval rebuilds data and model from it alone.
+    module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
+    logger = instantiate(cfg.logger)
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
+    logger.log_hyperparams(tensorboard_hparams(cfg), {"val/acc_best": 0.0})
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    return trainer
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Returns the best validation accuracy, the objective for Hydra sweepers."""
+    return float(train(cfg).callback_metrics["val/acc_best"])
+
+
+if __name__ == "__main__":
+    main()

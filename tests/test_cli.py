@@ -1,0 +1,44 @@
+"""The command line as users type it: multirun, help, config printing, errors, eval."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, tiny_overrides
+
+
+def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, f"src/{script}", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("train.py", "-m", "optimizer=sgd,adam", *tiny_overrides(tiny_data_dir), f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = [json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1")]
+    assert [s["status"] for s in summaries] == ["completed", "completed"]
+    assert [s["overrides"][0] for s in summaries] == ["optimizer=sgd", "optimizer=adam"]
+    assert all(len((sweep / job / "metrics.csv").read_text().splitlines()) == 2 for job in ("0", "1"))
+
+    result = run_cli("eval.py", f"ckpt_path={sweep}/0/checkpoints/best.ckpt", f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 0 <= printed["test/acc"] <= 1
+    assert json.loads((tmp_path / "eval" / "test_metrics.json").read_text()) == printed
+
+
+def test_help_and_cfg_job_show_the_config_groups():
+    result = run_cli("train.py", "--help")
+    assert result.returncode == 0
+    assert all(f"{group}:" in result.stdout for group in ("optimizer", "scheduler", "data", "model"))
+    result = run_cli("train.py", "--cfg", "job", "optimizer=adam")
+    assert result.returncode == 0 and "_target_: torch.optim.Adam" in result.stdout
+
+
+def test_unknown_option_is_refused_by_hydra_before_training(tmp_path):
+    result = run_cli("train.py", "optimizer=adamm", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode != 0
+    assert "Could not find 'optimizer/adamm'" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,87 @@
+"""A real Lightning fit from the real Hydra config on tiny IDX files: what a run folder holds and means."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fashionlab.evaluation import evaluate_checkpoint
+from fashionlab.module import Classifier
+from fashionlab.records import METRIC_COLUMNS
+from train import train
+
+
+def read_metrics(run: Path) -> list[dict[str, float]]:
+    with open(run / "metrics.csv") as file:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+def test_fit_writes_metrics_summary_checkpoints_and_tensorboard(compose_train):
+    cfg = compose_train("trainer.max_epochs=3", "optimizer=adam")
+    train(cfg)
+    run = Path(cfg.paths.output_dir)
+
+    rows = read_metrics(run)
+    assert list(rows[0]) == list(METRIC_COLUMNS)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert rows[-1]["val_acc"] > 0.5, "three epochs on separable data should beat chance (0.1) by far"
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert all(row["lr"] == 0.001 for row in rows)
+
+    summary = json.loads((run / "summary.json").read_text())
+    best = max(rows, key=lambda row: row["val_acc"])
+    assert summary["status"] == "completed" and summary["epochs_run"] == 3
+    assert summary["best_val_acc"] == pytest.approx(best["val_acc"]) and summary["best_epoch"] == best["epoch"]
+    assert "optimizer=adam" in summary["overrides"] and summary["wall_seconds"] > 0
+
+    assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+
+    events = EventAccumulator(str(run)).Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= set(scalars)
+    assert [e.value for e in events.Scalars("val/acc")] == pytest.approx([row["val_acc"] for row in rows])
+
+
+def test_epoch_metrics_are_sample_averages_not_batch_means(compose_train):
+    # 100 validation samples in batches of 64 and 36: a mean of batch means would differ from the sample mean.
+    cfg = compose_train("data.eval_batch_size=64")
+    trainer = train(cfg)
+    module, datamodule = trainer.lightning_module, trainer.datamodule
+    val = datamodule.splits["val"]
+    with torch.no_grad():
+        logits = module(val.images)
+    row = read_metrics(Path(cfg.paths.output_dir))[-1]
+    assert row["val_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, val.labels).item(), rel=1e-5)
+    assert row["val_acc"] == pytest.approx((logits.argmax(1) == val.labels).float().mean().item())
+
+
+@pytest.mark.parametrize("scheduler, extra, expected_lrs", [
+    ("none", [], [0.1, 0.1, 0.1]),
+    ("step", ["scheduler.scheduler.step_size=1"], [0.1, 0.05, 0.025]),
+    ("exponential", ["scheduler.scheduler.gamma=0.8"], [0.1, 0.08, 0.064]),
+    ("cosine", [], [0.1, 0.075, 0.025]),
+])
+def test_scheduler_group_sets_the_learning_rate_per_epoch(compose_train, scheduler, extra, expected_lrs):
+    cfg = compose_train("trainer.max_epochs=3", "optimizer.lr=0.1", f"scheduler={scheduler}", *extra)
+    train(cfg)
+    assert [row["lr"] for row in read_metrics(Path(cfg.paths.output_dir))] == pytest.approx(expected_lrs)
+
+
+def test_best_checkpoint_reloads_and_evaluates_the_test_set(compose_train):
+    cfg = compose_train("trainer.max_epochs=2")
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    metrics = evaluate_checkpoint(ckpt)
+
+    module = Classifier(instantiate(cfg.model))
+    module.load_state_dict(torch.load(ckpt, weights_only=False)["state_dict"])
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    test = datamodule.splits["test"]
+    with torch.no_grad():
+        predictions = module(test.images).argmax(1)
+    assert metrics["test/acc"] == pytest.approx((predictions == test.labels).float().mean().item())
