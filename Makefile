@@ -6,11 +6,12 @@ INSTALLED := $(VENV)/.installed
 DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
+EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
-.PHONY: help install data train sweep tensorboard test clean distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) report samples tensorboard test bench clean distclean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## create .venv and install the project with its test tools
 
@@ -33,14 +34,35 @@ $(DATA_FILES) &: | $(INSTALLED)
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)
 
-sweep: data ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam
-	$(PY) src/train.py -m optimizer=sgd,adam $(ARGS)
+sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report
+gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall-clock time, then the report
+lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
+optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
+grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
+
+sweep: SWEEP_OVERRIDES = optimizer=sgd,adam
+$(EXPERIMENTS): SWEEP_OVERRIDES = experiment=$@
+# The sweep folder is named here (Hydra's layout) so the report reads this sweep, not another one running beside it.
+# The report runs even when a job failed (its row shows the status); make still exits with the sweep's status.
+sweep $(EXPERIMENTS): data
+	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
+	$(PY) src/train.py -m $(SWEEP_OVERRIDES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
+	$(PY) src/report.py $$dir && exit $$status
+
+report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<time> (default: newest)
+	$(PY) src/report.py $(SWEEP)
+
+samples: data ## one training image per class, 5x2 grid: outputs/class_samples.png
+	$(PY) src/report.py --samples-only
 
 tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host localhost --port 6006
 
 test: data ## the test suite (tiny synthetic data, plus checks on the real data)
 	$(PY) -m pytest $(ARGS)
+
+bench: $(INSTALLED) ## seconds per epoch: this project vs the tutorial pipeline vs a raw loop, and parallel sweeps
+	$(PY) -m bench $(ARGS)
 
 clean: ## delete run results in outputs/ and caches; keeps .venv and data/
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

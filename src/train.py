@@ -1,12 +1,20 @@
-"""Train one MLP: `python src/train.py [key=value ...]`; sweep with `-m`, e.g. `python src/train.py -m optimizer=sgd,adam`."""
+"""Train one MLP: `python src/train.py [key=value ...]`; sweep with `-m`, e.g. `python src/train.py -m optimizer=sgd,adam`.
 
+Continue an interrupted run in its own folder: `python src/train.py resume=outputs/runs/<date>/<time>`.
+"""
+
+import sys
 import warnings
+from pathlib import Path
 
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from fashionlab.config import checkpoint_config
+from fashionlab.data import DataError
 from fashionlab.module import Classifier
 
 # Batches come from tensors in memory; loader worker processes would only add copies.
@@ -28,22 +36,33 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
 
 def train(cfg: DictConfig) -> L.Trainer:
     """Fit the configured model; the run folder receives checkpoints, events, metrics.csv and summary.json."""
+    ckpt_path = None
+    if cfg.resume:  # the run continues with its own config, stored in its checkpoint
+        ckpt_path = Path(cfg.resume, "checkpoints", "last.ckpt")
+        cfg = checkpoint_config(ckpt_path)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # bad data stops the run here, before any training
     module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer), instantiate(cfg.scheduler, _convert_="all"))
-    # The resolved config travels inside every checkpoint: eval rebuilds data and model from it alone.
+    # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
     module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
     logger = instantiate(cfg.logger)
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
     logger.log_hyperparams(tensorboard_hparams(cfg), {"val/acc_best": 0.0})
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     return trainer
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation accuracy, the objective for Hydra sweepers."""
-    return float(train(cfg).callback_metrics["val/acc_best"])
+    try:
+        return float(train(cfg).callback_metrics["val/acc_best"])
+    except DataError as error:
+        sys.exit(f"error: {error}")
+    except SIGTERMException:
+        sys.exit(143)  # Lightning saved what it could; exit as a process ended by SIGTERM
 
 
 if __name__ == "__main__":

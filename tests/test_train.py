@@ -85,3 +85,16 @@ def test_best_checkpoint_reloads_and_evaluates_the_test_set(compose_train):
     with torch.no_grad():
         predictions = module(test.images).argmax(1)
     assert metrics["test/acc"] == pytest.approx((predictions == test.labels).float().mean().item())
+
+
+@pytest.mark.parametrize("scheduler", ["warmup_cosine", "onecycle"])
+def test_per_step_schedule_spans_the_whole_run(compose_train, scheduler):
+    cfg = compose_train("trainer.max_epochs=3", "optimizer.lr=0.1", f"scheduler={scheduler}")
+    trainer = train(cfg)
+    lrs = [e.value for e in EventAccumulator(cfg.paths.output_dir).Reload().Scalars("lr-SGD")]
+    assert len(lrs) == trainer.global_step == trainer.estimated_stepping_batches, "logged at every step"
+    peak = lrs.index(max(lrs))
+    assert 0 < peak < len(lrs) - 1 and max(lrs) == pytest.approx(0.1, rel=0.01)
+    assert lrs[0] < 0.1 * max(lrs) and lrs[-1] < 0.01 * max(lrs)
+    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1])), "warms up monotonically"
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), "then anneals monotonically"

@@ -3,22 +3,20 @@
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 
+from fashionlab.config import checkpoint_config
+from fashionlab.data import CLASS_NAMES
 from fashionlab.module import Classifier
 
 
-def run_config(ckpt_path: str | Path) -> DictConfig:
-    """The resolved training config that src/train.py stores in every checkpoint."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    return OmegaConf.create(checkpoint["hyper_parameters"]["config"])
+def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> dict:
+    """Rebuild the run's data and model from its config, load the weights, and measure the test set in one pass.
 
-
-def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> dict[str, float]:
-    """Rebuild the run's data and model from its config, load the weights, return test loss and accuracy."""
-    cfg = run_config(ckpt_path)
+    Returns `test/loss`, `test/acc`, `test/per_class_acc` (class name -> share of that class's test images
+    classified correctly) and `test/confusion_matrix` (rows: true class, columns: predicted, in CLASS_NAMES order).
+    """
+    cfg = checkpoint_config(ckpt_path)
     if data_dir is not None:
         cfg.data.data_dir = data_dir
     datamodule = instantiate(cfg.data)
@@ -26,4 +24,10 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
     (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)
-    return {name: float(value) for name, value in metrics.items()}
+    confusion = module.test_confusion.compute().cpu()
+    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
+    return {
+        **{name: float(value) for name, value in metrics.items()},
+        "test/per_class_acc": dict(zip(CLASS_NAMES, per_class.tolist())),
+        "test/confusion_matrix": confusion.tolist(),
+    }

@@ -4,16 +4,28 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
 
 class MLP(nn.Module):
-    """784 inputs, one fully connected layer + ReLU per entry of `hidden_sizes`, 10 outputs (logits)."""
+    """784 inputs, per entry of `hidden_sizes` a fully connected layer (+ norm) + activation (+ dropout), 10 outputs.
 
-    def __init__(self, hidden_sizes: Sequence[int] = (256, 128), in_features: int = 784, num_classes: int = 10):
+    The defaults are the sheet's plain ReLU MLP; `norm` ("batch" or "layer") and `dropout` are opt-in.
+    """
+
+    def __init__(self, hidden_sizes: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0,
+                 norm: str | None = None, in_features: int = 784, num_classes: int = 10):
         super().__init__()
         sizes = [in_features, *hidden_sizes]
         layers: list[nn.Module] = []
         for fan_in, fan_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+            layers.append(nn.Linear(fan_in, fan_out))
+            if norm:
+                layers.append(NORMS[norm](fan_out))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], num_classes))
         self.layers = nn.Sequential(*layers)
 

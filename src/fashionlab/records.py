@@ -6,11 +6,16 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s")
+# step: parameter updates so far. val_loss and val_acc are nan for an epoch cut short before its validation.
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
 LOGGED_AS = {"train_loss": "train/loss", "train_acc": "train/acc", "val_loss": "val/loss", "val_acc": "val/acc"}
+# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM) or failed.
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -21,49 +26,85 @@ def write_json(path: Path, data: dict) -> None:
 
 
 class RunRecorder(L.Callback):
-    """Appends a metrics.csv row after each epoch's validation and keeps summary.json current.
+    """Writes a metrics.csv row after each epoch's validation and keeps summary.json's status current.
 
-    Epochs are counted from 1. `overrides` are the command-line overrides that made this run.
+    Epochs are counted from 1. A run whose loss is no longer finite is stopped as diverged: the training
+    loss is looked at every `check_every` steps (one host sync each), the epoch means at the end of each epoch.
+    Its rows and summary travel in the checkpoints (Lightning callback state), so a resumed run rewrites
+    metrics.csv to match the checkpoint it resumed from and continues it.
     """
 
-    def __init__(self, output_dir: str, overrides: list[str] | None = None):
+    def __init__(self, output_dir: str, overrides: list[str] | None = None, check_every: int = 50):
         self.output_dir = Path(output_dir)
-        self.overrides = list(overrides or [])
-        self.summary = {"status": "running", "best_val_acc": None, "best_epoch": None, "epochs_run": 0,
-                        "wall_seconds": 0.0, "overrides": self.overrides}
+        self.check_every = check_every
+        self.rows: list[dict[str, float]] = []
+        self.summary: dict[str, Any] = {"status": "running", "best_val_acc": None, "best_epoch": None,
+                                        "epochs_run": 0, "wall_seconds": 0.0, "overrides": list(overrides or [])}
+        self.seconds_before = 0.0  # spent in earlier sessions of a resumed run
         self.started = time.perf_counter()
         self.epoch_lr = math.nan
+        self.validated = False  # whether the current epoch has been validated
 
-    @property
-    def metrics_path(self) -> Path:
-        return self.output_dir / "metrics.csv"
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "summary": self.summary, "seconds": self._seconds()}
 
-    def _save_summary(self, **changes) -> None:
-        self.summary.update(changes, wall_seconds=round(time.perf_counter() - self.started, 3))
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rows, self.summary, self.seconds_before = state["rows"], state["summary"], state["seconds"]
+
+    def _seconds(self) -> float:
+        return round(self.seconds_before + time.perf_counter() - self.started, 3)
+
+    def _save_summary(self, **changes: Any) -> None:
+        self.summary.update(changes, wall_seconds=self._seconds())
         write_json(self.output_dir / "summary.json", self.summary)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.started = time.perf_counter()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        if not self.metrics_path.exists():
-            with open(self.metrics_path, "w", newline="") as file:
-                csv.writer(file).writerow(METRIC_COLUMNS)
+        with open(self.output_dir / "metrics.csv", "w", newline="") as file:
+            writer = csv.DictWriter(file, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
         self._save_summary(status="running")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]
+        self.validated = False
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.validated = not trainer.sanity_checking
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        if batch_idx % self.check_every == 0 and not torch.isfinite(outputs["loss"]):
+            trainer.should_stop = True  # ends this epoch now; on_train_epoch_end records the divergence
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         logged = trainer.callback_metrics
-        row = {column: float(logged[key]) if key in logged else math.nan for column, key in LOGGED_AS.items()}
         epoch = trainer.current_epoch + 1
-        row.update(epoch=epoch, lr=self.epoch_lr, elapsed_s=round(time.perf_counter() - self.started, 3))
-        with open(self.metrics_path, "a", newline="") as file:
-            csv.writer(file).writerow(row[column] for column in METRIC_COLUMNS)
+        row = {column: float(logged[key]) if key in logged else math.nan for column, key in LOGGED_AS.items()}
+        if not self.validated:  # the logged val metrics are the previous epoch's
+            row.update(val_loss=math.nan, val_acc=math.nan)
+        row.update(epoch=epoch, lr=self.epoch_lr, elapsed_s=self._seconds(), step=trainer.global_step)
+        self.rows.append(row)
+        with open(self.output_dir / "metrics.csv", "a", newline="") as file:
+            csv.DictWriter(file, METRIC_COLUMNS).writerow(row)
         best = self.summary["best_val_acc"]
-        if best is None or row["val_acc"] > best:
+        if math.isfinite(row["val_acc"]) and (best is None or row["val_acc"] > best):
             self.summary.update(best_val_acc=row["val_acc"], best_epoch=epoch)
-        self._save_summary(epochs_run=epoch)
+        if not math.isfinite(row["train_loss"]) or (self.validated and not math.isfinite(row["val_loss"])):
+            trainer.should_stop = True
+            self._save_summary(epochs_run=epoch, status="diverged", diverged_epoch=epoch)
+        else:
+            self._save_summary(epochs_run=epoch)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save_summary(status="completed")
+        if self.summary["status"] == "running":
+            self._save_summary(status="completed")
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        for logger in trainer.loggers:
+            logger.finalize("failed")  # flush what was logged so far
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+            self._save_summary(status="interrupted")
+        else:
+            self._save_summary(status="failed", error=f"{type(exception).__name__}: {exception}")

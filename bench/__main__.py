@@ -1,0 +1,77 @@
+"""Times pipelines A, B and C interleaved (A B C A B C ...) per batch size, then a 4-job sweep with and without
+`launcher=parallel`, and prints medians. Flags: --rounds, --epochs (per fit; the last one is timed)."""
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from bench.pipelines import ROOT, Timing, project, raw_loop, tutorial
+from bench.sweep import time_sweeps
+from fashionlab.data import IMAGE_MAGIC, LABEL_MAGIC, RELEASE, raw_dir
+
+PIPELINES = {"A project": project, "B tutorial": tutorial, "C raw loop": raw_loop}
+TARGETS = {64: 1.35, 256: 1.15}  # A/C at most; B/A at least 2.5 at batch 64 (issue 5)
+
+
+def synthetic_data(root: Path) -> Path:
+    """Random uint8 images and labels in FashionMNIST's IDX files and sizes, for a machine without the data."""
+    generator = torch.Generator().manual_seed(0)
+    raw_dir(root).mkdir(parents=True)
+    for name, (_, count) in RELEASE.items():
+        images = "images" in name
+        shape = (count, 28, 28) if images else (count,)
+        values = torch.randint(0, 256 if images else 10, shape, dtype=torch.uint8, generator=generator)
+        header = b"".join(n.to_bytes(4, "big") for n in (IMAGE_MAGIC if images else LABEL_MAGIC, *shape))
+        (raw_dir(root) / name).write_bytes(header + values.numpy().tobytes())
+    return root
+
+
+def load() -> str:
+    """Other processes distort the figures (threads competing for cores), so the output says how busy it was."""
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+
+
+def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
+    median = {name: Timing(*(statistics.median(getattr(t, field) for t in timings) for field in Timing.__annotations__))
+              for name, timings in runs.items()}
+    lines = [f"batch {batch_size:<8} start-up s   train s   val s   epoch s   val acc"]
+    lines += [f"{name:<14} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
+              for name, t in median.items()]
+    a, b, c = (t.epoch for t in median.values())
+    lines.append(f"A/C {a / c:.2f} (target <= {TARGETS[batch_size]})   B/A {b / a:.2f}"
+                 + (" (target >= 2.5)" if batch_size == 64 else ""))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # no "GPU available" banner per fit
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    with tempfile.TemporaryDirectory() as tmp:
+        real = all((raw_dir(ROOT / "data") / name).is_file() for name in RELEASE)
+        data_dir = ROOT / "data" if real else synthetic_data(Path(tmp) / "data")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        print(f"FashionMNIST, {'real data' if real else 'synthetic data of the same shape (data/ lacks it)'}; "
+              f"device {device}, {torch.get_num_threads()} torch threads; medians of {args.rounds} interleaved "
+              f"rounds, each a fresh {args.epochs}-epoch fit timed on its last epoch; {load()}", flush=True)
+        for batch_size in TARGETS:
+            runs: dict[str, list[Timing]] = {name: [] for name in PIPELINES}
+            for round_ in range(args.rounds):
+                for name, pipeline in PIPELINES.items():
+                    out = Path(tmp) / f"{batch_size}-{round_}-{name[0]}"
+                    runs[name].append(pipeline(data_dir, real, batch_size, args.epochs, out))
+            print("\n" + table(batch_size, runs), flush=True)
+        print("\n" + time_sweeps(data_dir, real, Path(tmp)) + f"\nat the end: {load()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The three pipelines the benchmark times, each returning start-up, training and validation seconds.
+
+A: this project as a user runs it (src/train.py's train() on the composed Hydra config); B: the pipeline the
+PyTorch and Lightning tutorials teach; C: a hand-written loop over tensors in memory, the floor for any framework.
+All three train the same MLP (784-256-128-10) with SGD (lr 0.05) on 50,000 samples and validate on 10,000.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, random_split
+from torchvision import datasets, transforms
+
+from fashionlab.data import MEAN, STD, FashionMNISTDataModule
+from fashionlab.model import MLP
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # src/train.py: pipeline A runs exactly the code the command line runs
+from train import train  # noqa: E402
+
+LR = 0.05
+
+
+@dataclass
+class Timing:
+    startup: float  # from building data, model and trainer to the first training step
+    train: float    # the last epoch's 50,000 training samples, with its logging and checkpointing
+    val: float      # the last epoch's validation on 10,000 samples
+    val_acc: float  # after the last epoch: the three pipelines should learn alike
+
+    @property
+    def epoch(self) -> float:
+        return self.train + self.val
+
+
+def now(device: torch.device) -> float:
+    """Wall time once queued GPU work is done; on the CPU work is already done when a call returns."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return perf_counter()
+
+
+class EpochClock(L.Callback):
+    """Marks where each epoch and its validation start and end, so the last epoch is timed in parts."""
+
+    def __init__(self):
+        self.marks: dict[str, float] = {}
+
+    def _mark(self, trainer: L.Trainer, name: str) -> None:
+        if not trainer.sanity_checking:
+            self.marks[name] = now(trainer.strategy.root_device)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._mark(trainer, "epoch")
+        self.marks.setdefault("first_epoch", self.marks["epoch"])
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        self._mark(trainer, "val_start")
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        self._mark(trainer, "val_end")
+
+    def on_train_end(self, trainer, pl_module):
+        self._mark(trainer, "end")
+
+    def timing(self, started: float, trainer: L.Trainer, val_acc_key: str) -> Timing:
+        marks = self.marks
+        val = marks["val_end"] - marks["val_start"]
+        return Timing(marks["first_epoch"] - started, marks["end"] - marks["epoch"] - val, val,
+                      float(trainer.callback_metrics[val_acc_key]))
+
+
+def project(data_dir: Path, real: bool, batch_size: int, epochs: int, output_dir: Path) -> Timing:
+    """A: the composed config with its logger and checkpoints; only the progress bar is off."""
+    started = perf_counter()
+    overrides = [f"data.data_dir={data_dir}", f"data.batch_size={batch_size}", f"data.verify_checksums={real}",
+                 f"trainer.max_epochs={epochs}", "trainer.enable_progress_bar=false",
+                 "+callbacks.clock._target_=bench.pipelines.EpochClock"]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):  # what @hydra.main hands to the task
+        del cfg.hydra
+        cfg.paths.output_dir = str(output_dir)
+    trainer = train(cfg)
+    return next(c for c in trainer.callbacks if isinstance(c, EpochClock)).timing(started, trainer, "val/acc")
+
+
+class TutorialClassifier(L.LightningModule):
+    """The docs' LightningModule: loss and accuracy computed and logged with self.log at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = MLP()
+
+    def _step(self, batch, stage: str):
+        images, labels = batch
+        logits = self.net(images)
+        loss = F.cross_entropy(logits, labels)
+        self.log(f"{stage}_loss", loss)
+        self.log(f"{stage}_acc", (logits.argmax(1) == labels).float().mean())
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=LR)
+
+
+def tutorial(data_dir: Path, real: bool, batch_size: int, epochs: int, output_dir: Path) -> Timing:
+    """B: torchvision's dataset with per-sample transforms, random_split, shuffling DataLoaders, Trainer defaults."""
+    started = perf_counter()
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    full = datasets.FashionMNIST(str(data_dir), train=True, transform=transform)
+    train_set, val_set = random_split(full, [50_000, 10_000], generator=torch.Generator().manual_seed(0))
+    clock = EpochClock()
+    trainer = L.Trainer(max_epochs=epochs, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=output_dir, callbacks=[clock])
+    trainer.fit(TutorialClassifier(), DataLoader(train_set, batch_size=batch_size, shuffle=True),
+                DataLoader(val_set, batch_size=batch_size))
+    return clock.timing(started, trainer, "val_acc")
+
+
+def raw_loop(data_dir: Path, real: bool, batch_size: int, epochs: int, output_dir: Path) -> Timing:
+    """C: the project's preprocessed tensors on the device, shuffled index slices, no framework, no logging."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    started = now(device)
+    datamodule = FashionMNISTDataModule(str(data_dir), verify_checksums=real)
+    datamodule.setup()
+    (images, labels), (val_images, val_labels) = (
+        (split.images.to(device), split.labels.to(device)) for split in map(datamodule.splits.get, ("train", "val")))
+    torch.manual_seed(0)
+    model = MLP().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    first_epoch = now(device)
+    for _ in range(epochs):
+        epoch_start = now(device)
+        model.train()
+        for batch in torch.randperm(len(labels), device=device).split(batch_size):
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        val_start = now(device)
+        model.eval()
+        with torch.no_grad():
+            logits = torch.cat([model(chunk) for chunk in val_images.split(1000)])
+        val_acc = float((logits.argmax(1) == val_labels).float().mean())
+        end = now(device)
+    return Timing(first_epoch - started, val_start - epoch_start, end - val_start, val_acc)

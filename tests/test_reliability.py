@@ -1,0 +1,157 @@
+"""Bad input, divergence, failures, interruption and resume: what keeps a sweep from losing hours."""
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import ROOT, tiny_overrides
+from fashionlab.config import ConfigError, check
+from test_cli import run_cli
+from train import train
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimizer.lr=-1", "optimizer.lr=-1: not allowed, must be a number > 0"),
+    ("optimizer.lr=0", "optimizer.lr=0: not allowed, must be a number > 0"),
+    ("optimizer.lr=fast", "optimizer.lr=fast: not allowed, must be a number > 0"),
+    ("data.batch_size=0", "data.batch_size=0: not allowed, must be an integer > 0"),
+    ("data.val_size=0", "data.val_size=0: not allowed, must be an integer from 1 to 59999"),
+    ("data.val_size=60000", "data.val_size=60000: not allowed, must be an integer from 1 to 59999"),
+    ("model.hidden_sizes=[]", "model.hidden_sizes=[]: not allowed, must be a non-empty list of integers > 0"),
+    ("model.hidden_sizes=[256,0]", "model.hidden_sizes=[256,0]: not allowed"),
+    ("trainer.max_epochs=0", "trainer.max_epochs=0: not allowed, must be an integer > 0"),
+    ("model.activation=swish", "model.activation=swish: not allowed, must be one of relu, gelu, silu, tanh"),
+    ("model.dropout=1.0", "model.dropout=1.0: not allowed, must be a number in [0, 1)"),
+    ("model.dropout=-0.1", "model.dropout=-0.1: not allowed"),
+    ("model.norm=group", "model.norm=group: not allowed, must be null or one of batch, layer"),
+])
+def test_bad_values_are_named_with_what_is_allowed(compose_train, override, message):
+    with pytest.raises(ConfigError) as error:
+        check(compose_train(override))
+    assert str(error.value).startswith(message)
+
+
+def test_good_values_pass(compose_train):
+    check(compose_train("optimizer.lr=0.3", "model.dropout=0.5", "model.activation=gelu", "model.hidden_sizes=[8]"))
+
+
+def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_dir, tmp_path):
+    result = run_cli("train.py", "optimizer.lr=-1", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == "error: optimizer.lr=-1: not allowed, must be a number > 0"
+    result = run_cli("train.py", "-m", "optimizer.lr=0.1,-2", *tiny_overrides(tiny_data_dir),
+                     f"hydra.sweep.dir={tmp_path}/sweep")
+    assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists(), "the first job must not run"
+
+
+def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp_path):
+    shutil.copytree(tiny_data_dir, tmp_path / "data")
+    labels = tmp_path / "data" / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-10])
+    result = run_cli("train.py", *tiny_overrides(tmp_path / "data"), f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"error: {labels}: ") and "truncated" in last_line
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_diverging_job_is_stopped_and_recorded_without_failing_the_sweep(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("train.py", "-m", "optimizer=sgd", "optimizer.lr=0.05,1e6", *tiny_overrides(tiny_data_dir),
+                     "trainer.max_epochs=3", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sane, diverged = (json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1"))
+    assert sane["status"] == "completed" and sane["epochs_run"] == 3
+    assert diverged["status"] == "diverged" and diverged["diverged_epoch"] == 1 and diverged["epochs_run"] == 1
+
+
+def test_failing_job_is_recorded_the_others_run_and_the_sweep_exits_nonzero(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    # torch.optim.SGD rejects a negative momentum when the optimizer is built, inside the fit.
+    result = run_cli("train.py", "-m", "optimizer.momentum=-1,0.9", *tiny_overrides(tiny_data_dir),
+                     f"hydra.sweep.dir={sweep}")
+    assert result.returncode != 0
+    failed, completed = (json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1"))
+    assert failed["status"] == "failed" and "Invalid momentum value: -1" in failed["error"]
+    assert completed["status"] == "completed"
+
+
+def read_rows(run: Path) -> list[dict]:
+    """metrics.csv without the wall-clock column, which differs between identical runs."""
+    with open(run / "metrics.csv") as file:
+        return [{k: v for k, v in row.items() if k != "elapsed_s"} for row in csv.DictReader(file)]
+
+
+def start_run(tiny_data_dir: Path, run: Path, epochs: int) -> subprocess.Popen:
+    args = [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}", f"hydra.run.dir={run}"]
+    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_epochs(run: Path, epochs: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run / "checkpoints" / "last.ckpt").exists() and (run / "metrics.csv").exists() \
+                and len(read_rows(run)) >= epochs:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"the run did not reach {epochs} epochs while running")
+
+
+@pytest.mark.parametrize("sent, exit_code", [(signal.SIGINT, 1), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_checkpoint_logs_and_status(tiny_data_dir, tmp_path, sent, exit_code):
+    run = tmp_path / "run"
+    process = start_run(tiny_data_dir, run, epochs=500)
+    wait_for_epochs(run, 2, process)
+    process.send_signal(sent)
+    assert process.wait(timeout=60) == exit_code
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] >= 2
+    # last.ckpt is a whole checkpoint of a completed epoch; it may lag metrics.csv by the epoch being saved.
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    (recorder_state,) = [state for key, state in checkpoint["callbacks"].items() if key.startswith("RunRecorder")]
+    assert summary["epochs_run"] - 1 <= checkpoint["epoch"] + 1 <= summary["epochs_run"]
+    assert len(recorder_state["rows"]) == checkpoint["epoch"] + 1 and "state_dict" in checkpoint
+    events = EventAccumulator(str(run)).Reload()
+    assert len(events.Scalars("val/acc")) >= 2
+
+
+def test_killed_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tiny_data_dir, tmp_path):
+    epochs = 15
+    reference = tmp_path / "reference"
+    assert start_run(tiny_data_dir, reference, epochs).wait(timeout=300) == 0
+
+    run = tmp_path / "run"
+    process = start_run(tiny_data_dir, run, epochs)
+    wait_for_epochs(run, 3, process)
+    process.kill()
+    process.wait()
+    assert json.loads((run / "summary.json").read_text())["status"] == "running"  # SIGKILL leaves no trace
+
+    result = run_cli("train.py", f"resume={run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_rows(run) == read_rows(reference), "one continuous metrics.csv, identical to the uninterrupted run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == epochs
+    assert summary["overrides"] == [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}"]
+    steps = {event.step for event in EventAccumulator(str(run)).Reload().Scalars("val/acc")}
+    assert len(steps) == epochs, "the same TensorBoard run holds every epoch"
+
+
+def test_same_config_and_seed_give_identical_metrics_on_cpu(compose_train, tmp_path):
+    first = compose_train("trainer.max_epochs=2")
+    train(first)
+    second = compose_train("trainer.max_epochs=2")
+    second.paths.output_dir = str(tmp_path / "again")
+    train(second)
+    assert read_rows(Path(first.paths.output_dir)) == read_rows(tmp_path / "again")

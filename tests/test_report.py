@@ -1,0 +1,268 @@
+"""The sweep report on a real tiny sweep (CLI runs on tiny IDX files) plus hand-made broken runs."""
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
+from fashionlab import report as sweep_report
+from fashionlab.data import CLASS_NAMES
+from fashionlab.figures import class_samples_figure, sweep_figure
+from report import main as report_main
+from test_cli import run_cli
+
+PNG = b"\x89PNG\r\n\x1a\n"
+HEADER = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s")  # the recorder's columns
+
+
+def write_metrics(path: Path, rows: list[tuple], tail: str = "") -> None:
+    """A metrics.csv as the recorder writes it; `tail` appends raw text such as a half-written row."""
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows([HEADER, *rows])
+        file.write(tail)
+
+
+@pytest.fixture(scope="module")
+def sweep(tiny_data_dir, tmp_path_factory) -> Path:
+    """Four real runs (jobs 0-3: SGD and Adam at lr 3e-4 and 1e-4, 2 epochs) and three broken ones.
+
+    Adam at lr 3e-4 (job 2) is best on validation. Job 4 is a copy of it, checkpoints and all, whose
+    metrics claim a higher val acc but which diverged: it must not be selected. Job 5 failed before its
+    first epoch; job 6 crashed before the fit started (no summary.json, no metrics.csv).
+    """
+    folder = tmp_path_factory.mktemp("report") / "sweep"
+    result = run_cli("train.py", "-m", "optimizer=sgd,adam", "optimizer.lr=0.0003,0.0001", "data.batch_size=250",
+                     *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2", f"hydra.sweep.dir={folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    shutil.copytree(folder / "2", folder / "4")
+    write_metrics(folder / "4" / "metrics.csv", [(1, 1.0, 0.9, 0.5, 0.99, 3e-4, 1.0),
+                                                 (2, "nan", 0.1, "nan", 0.1, 3e-4, 2.0)], tail="3,0.5")
+    (folder / "4" / "summary.json").write_text(json.dumps({"status": "diverged", "wall_seconds": 2.0}))
+    shutil.copytree(folder / "0" / ".hydra", folder / "5" / ".hydra")
+    write_metrics(folder / "5" / "metrics.csv", [])
+    (folder / "5" / "summary.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: boom"}))
+    shutil.copytree(folder / "1" / ".hydra", folder / "6" / ".hydra")
+    return folder
+
+
+def table(markdown: str, heading: str, index: int = 0) -> list[list[str]]:
+    """The body rows (cells) of the index-th table in the section under `heading`."""
+    section = markdown.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    tables = [block.splitlines() for block in section.split("\n\n") if block.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in tables[index][2:]]
+
+
+def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monkeypatch, capsys):
+    evaluated, evaluate = [], sweep_report.evaluate_checkpoint
+
+    def evaluate_and_record(ckpt_path, data_dir=None):
+        evaluated.append(Path(ckpt_path))
+        return evaluate(ckpt_path, data_dir)
+
+    monkeypatch.setattr(sweep_report, "evaluate_checkpoint", evaluate_and_record)
+    report_main([str(sweep)])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    assert evaluated == [sweep / "2" / "checkpoints" / "best.ckpt"], "test set evaluated once, for the selected run"
+    assert printed["selected"] == "2" and printed["title"] == "Adam lr=0.0003, constant lr"
+    assert printed["groups"] == ["optimizer"]
+    for name in ("loss_curves", "accuracy_curves", "sweep_curves", "confusion_matrix", "class_samples"):
+        assert (sweep / f"{name}.png").read_bytes().startswith(PNG)
+    markdown = (sweep / "report.md").read_text()
+    assert "**job 2: Adam lr=0.0003, constant lr**" in markdown
+
+    best_sgd = max("01", key=lambda job: max(sweep_report.read_metrics(sweep / job / "metrics.csv")["val_acc"]))
+    compared = table(markdown, "Best run of each group (one group per optimizer)")
+    sgd_lr = ("0.0003", "0.0001")[int(best_sgd)]
+    assert "| | optimizer=adam | optimizer=sgd |" in markdown
+    assert compared[0][1:] == ["job 2: Adam lr=0.0003, constant lr", f"job {best_sgd}: SGD lr={sgd_lr}, constant lr"]
+    assert compared[1][1:] == ["optimizer.lr=0.0003", f"optimizer.lr={sgd_lr}"]
+    assert printed["comparison"].startswith("optimizer=adam is better on validation")
+
+    runs = table(markdown, "All runs")
+    assert sorted(row[0] for row in runs) == [str(job) for job in range(7)]
+    assert {row[0]: row[-1] for row in runs if row[-1] != "completed"} == {
+        "4": "diverged", "5": "failed", "6": "no summary.json"}
+    best_accs = [float(row[2]) for row in runs if row[2] != "–"]
+    assert best_accs == sorted(best_accs, reverse=True) and runs[0][0] == "4" and runs[1][0] == "2"
+    verdicts = {row[0]: row[-1] for row in table(markdown, "Over- and underfitting")}
+    assert verdicts["4"] == "loss is NaN or infinite: training diverged"
+    assert verdicts["5"] == verdicts["6"] == "no finished epoch"
+
+    # The test numbers are those of `python src/eval.py`, on the whole test set.
+    stored = json.loads((sweep / "test_metrics.json").read_text())
+    result = run_cli("eval.py", f"ckpt_path={evaluated[0]}", f"hydra.run.dir={sweep.parent}/eval")
+    assert result.returncode == 0, result.stderr[-3000:]
+    from_eval = json.loads(result.stdout.strip().splitlines()[-1])
+    assert from_eval["test/acc"] == stored["test/acc"] == printed["test_acc"]
+    assert from_eval["test/confusion_matrix"] == stored["test/confusion_matrix"]
+    confusion = torch.tensor(stored["test/confusion_matrix"])
+    assert confusion.sum() == TINY_TEST
+    assert confusion.trace() / TINY_TEST == pytest.approx(stored["test/acc"])
+    per_class = [float(cell) for cell in table(markdown, "Selected model", index=1)[0][1:]]
+    assert per_class == pytest.approx((confusion.diagonal() / confusion.sum(1)).tolist(), abs=5e-4)
+
+    # Training itself never evaluated the test set, and logged the class samples to TensorBoard once.
+    for job in "0123":
+        tags = EventAccumulator(str(sweep / job), size_guidance={"images": 0}).Reload().Tags()
+        assert not any(tag.startswith("test/") for tag in tags["scalars"])
+        assert tags["images"] == ["data/class_samples"]
+
+
+def tiny_sweep(folder: Path, data_dir: Path, *overrides: str, epochs: int = 1) -> Path:
+    """A real `python src/train.py -m` sweep over the tiny data, `epochs` epochs per job."""
+    tiny = [override for override in tiny_overrides(data_dir) if not override.startswith("trainer.max_epochs=")]
+    result = run_cli("train.py", "-m", *tiny, f"trainer.max_epochs={epochs}", *overrides, f"hydra.sweep.dir={folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder
+
+
+def report_of(sweep: Path, capsys) -> tuple[dict, str, list[sweep_report.Run]]:
+    """Run src/report.py on `sweep`; what it printed, its report.md, and the sweep's runs grouped as it grouped them."""
+    report_main([str(sweep)])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    runs = sweep_report.load_sweep(sweep)
+    sweep_report.assign_groups(runs)
+    return printed, (sweep / "report.md").read_text(), runs
+
+
+def plotted(figure, xlabel: str) -> dict[str, list[float]]:
+    """The x data of every run's line in the panels of `figure` whose x label starts with `xlabel`, by job."""
+    lines = [line for ax in figure.axes if ax.get_xlabel().startswith(xlabel) for line in ax.get_lines()]
+    return {re.search(r"\(job (\d+)", line.get_label()).group(1): list(line.get_xdata()) for line in lines}
+
+
+def test_gd_variants_report_compares_per_epoch_per_second_and_per_update(tiny_data_dir, tmp_path, capsys):
+    """Batch GD (one update per epoch), stochastic GD (4% of the data per epoch) and mini-batches, 2 epochs each."""
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=gd_variants", "trainer.max_time=00:00:00:30",
+                       epochs=2)
+    printed, markdown, runs = report_of(sweep, capsys)
+    assert printed["groups"] == ["gd_variant"] and printed["selected"] is not None
+    assert (sweep / "sweep_curves.png").read_bytes().startswith(PNG)
+
+    train = TINY_TRAIN - TINY_VAL
+    updates = {"batch": 1, "stochastic": round(0.04 * train), "minibatch": -(-train // 64)}  # per epoch
+    passes = {"batch": 1, "stochastic": 0.04, "minibatch": 1}
+    speed = {row[1]: row for row in table(markdown, "Every run")}
+    assert sorted(speed) == [f"gd_variant={variant}" for variant in sorted(updates)]
+    for variant, per_epoch in updates.items():
+        row = speed[f"gd_variant={variant}"]
+        assert float(row[2]) == pytest.approx(2 * passes[variant]) and int(row[3]) == 2 * per_epoch
+        assert float(row[4]) > 0 and float(row[5]) > 0, "seconds per epoch, updates per second"
+
+    assert sweep_report.report_settings(runs) == (["epoch", "elapsed_s", "step"], False)
+    figure = sweep_figure(runs, set(), ["epoch", "elapsed_s", "step"])
+    jobs = {run.group.split("=")[1]: run.name for run in runs}
+    for variant, job in jobs.items():
+        assert plotted(figure, "epoch")[job] == pytest.approx([passes[variant], 2 * passes[variant]])
+        assert plotted(figure, "parameter updates")[job] == [updates[variant], 2 * updates[variant]]
+        assert plotted(figure, "wall-clock seconds")[job] == runs[int(job)].history["elapsed_s"]
+
+
+def test_lr_schedules_report_draws_the_lr_of_every_step_beside_val_loss(tiny_data_dir, tmp_path, capsys):
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=lr_schedules", "scheduler=none,warmup_cosine",
+                       "data.batch_size=100", epochs=2)
+    printed, markdown, runs = report_of(sweep, capsys)
+    assert printed["groups"] == ["scheduler"]
+    assert (sweep / "sweep_curves.png").read_bytes().startswith(PNG)
+    assert "updates per second" not in markdown, "no speed table: the experiment asks for epochs only"
+
+    warmup = next(run for run in runs if run.group == "scheduler=warmup_cosine")
+    total = int(warmup.history["step"][-1])
+    assert total == 2 * (TINY_TRAIN - TINY_VAL) // 100
+    steps, lrs = sweep_report.read_lr(warmup.path)
+    assert steps == list(range(total)), "one point per step"
+    assert lrs[0] == 0 and lrs[1] == pytest.approx(0.05), "warm-up from 0 to the configured lr"
+    assert all(before > after for before, after in zip(lrs[1:], lrs[2:])), "then cosine annealing"
+
+    assert sweep_report.report_settings(runs) == (["epoch"], True)
+    figure = sweep_figure(runs, set(), ["epoch"], {run.name: sweep_report.read_lr(run.path) for run in runs})
+    panel = next(ax for ax in figure.axes if ax.get_title() == "learning rate per step")
+    drawn = {line.get_label().split(" (")[0]: list(line.get_xdata()) for line in panel.get_lines()}
+    assert drawn["scheduler=warmup_cosine"] == steps + [total], "every step, held to the last update"
+
+
+def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_data_dir, tmp_path, capsys):
+    """SGD and SGD with momentum are both torch.optim.SGD: the groups come from the overrides, not the class."""
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=optimizers", "optimizer=sgd,momentum",
+                       "optimizer.lr=0.01,0.1", "data.batch_size=100")
+    printed, markdown, runs = report_of(sweep, capsys)
+    assert printed["groups"] == ["optimizer"]
+    assert {run.group: run.optimizer for run in runs} == {"optimizer=sgd": "SGD", "optimizer=momentum": "SGD"}
+    assert sorted(run.setting for run in runs) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1"] * 2
+
+    best = sweep_report.best_per(runs, lambda run: run.group)
+    for group, run in best.items():
+        assert run.best_val_acc == max(other.best_val_acc for other in runs if other.group == group)
+    compared = table(markdown, "Best run of each group (one group per optimizer)")
+    header = next(line for line in markdown.splitlines() if line.startswith("| | optimizer="))
+    assert sorted(cell.strip() for cell in header.strip("|").split("|")[1:]) == sorted(best)
+    assert sorted(compared[0][1:]) == sorted(f"job {run.name}: {run.title}" for run in best.values())
+
+    figure = sweep_figure(runs, {run.name for run in best.values()}, ["epoch"])
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 4 and len({line.get_color() for line in lines}) == 2, "one color per group"
+    for line in lines:
+        run = next(run for run in runs if f"(job {run.name}," in line.get_label())
+        assert (line.get_linewidth() > 2) == (run is best[run.group])
+        assert line.get_color() == next(other.get_color() for other in lines if run.group in other.get_label())
+
+
+EPOCHS = range(1, 11)
+
+
+@pytest.mark.parametrize("rows, verdict", [
+    # val loss bottoms out at epoch 4 and climbs while train loss keeps falling
+    ([(e, 1 / e, 0.8 + 0.02 * e, 0.5 + 0.05 * abs(e - 4), 0.85, 0.1, e) for e in EPOCHS],
+     re.escape("val loss rising since epoch 4 (last 3 epochs +50% above the minimum) while train loss falls: "
+               "overfitting")),
+    # both losses climb after epoch 4: not overfitting but instability
+    ([(e, 0.3 + 0.05 * abs(e - 4), 0.9, 0.5 + 0.05 * abs(e - 4), 0.85, 0.1, e) for e in EPOCHS],
+     re.escape("val loss (last 3 epochs +50% above the minimum) and train loss both above their level at "
+               "epoch 4: unstable training")),
+    # everything still improving at the end
+    ([(e, 1 / e, 0.5 + 0.03 * e, 1 / e, 0.5 + 0.03 * e, 0.1, e) for e in EPOCHS],
+     re.escape("train acc still rising at the last epoch (+9.0 pp over the last 3 epochs): underfitting")),
+    # flat curves, train and val close
+    ([(e, 0.30, 0.90, 0.32, 0.89, 0.1, e) for e in EPOCHS], "converged, fits well"),
+    # val loss flat but a large train-val gap
+    ([(e, 0.05, 0.99, 0.40, 0.90, 0.1, e) for e in EPOCHS], re.escape("9.0 pp above val acc at the end: overfitting")),
+    ([(1, 0.5, 0.8, 0.6, 0.7, 0.1, 1)], "too few to judge"),
+])
+def test_verdict_from_hand_made_metrics(tmp_path, rows, verdict):
+    write_metrics(tmp_path / "metrics.csv", rows, tail="11,0.1,0.9")  # a half-written last row is ignored
+    diagnosis = sweep_report.diagnose(sweep_report.read_metrics(tmp_path / "metrics.csv"))
+    assert re.search(verdict, diagnosis.verdict), diagnosis.verdict
+    assert diagnosis.last_epoch == rows[-1][0]
+
+
+def test_not_a_sweep_is_one_line_error(tmp_path, sweep):
+    shutil.copytree(sweep / "0" / ".hydra", tmp_path / "run" / ".hydra")  # a folder holding one run is no sweep
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "multirun.yaml").write_text("hydra: {}\n")
+    for folder, message in ((tmp_path, "is not a sweep folder: no multirun.yaml"),
+                            (sweep / "0", f"it is one run, its sweep is {sweep}"),
+                            (tmp_path / "missing", "is not a folder"), (tmp_path / "empty", "holds no job folders")):
+        with pytest.raises(SystemExit) as exit_info:
+            report_main([str(folder)])
+        assert exit_info.value.code.startswith("error: ") and message in exit_info.value.code
+        assert "\n" not in exit_info.value.code
+    assert not list(tmp_path.glob("**/report.md")) and not list(tmp_path.glob("**/*.png")), "nothing written"
+
+
+def test_class_samples_grid_shows_the_first_image_of_each_class_under_its_name(tiny_data_dir, tmp_path):
+    images, labels = (torch.from_numpy(array) for array in tiny_split(100, seed=5))
+    axes = class_samples_figure(images, labels).axes
+    assert [ax.get_title() for ax in axes] == [f"{label}: {name}" for label, name in enumerate(CLASS_NAMES)]
+    for label, ax in enumerate(axes):
+        first = images[(labels == label).nonzero()[0]].reshape(28, 28).float().numpy()
+        assert (ax.get_images()[0].get_array() == first).all()
+
+    report_main(["--samples-only", str(tmp_path / "samples.png"), "--data-dir", str(tiny_data_dir)])
+    assert (tmp_path / "samples.png").read_bytes().startswith(PNG)
