@@ -1,4 +1,4 @@
-"""Times pipelines A, B and C interleaved (A B C A B C ...) per batch size, then a 4-job sweep with and without
+"""Times pipelines A, B and C interleaved (A B C, B C A, C A B, ...) per batch size, then a 4-job sweep with and without
 `launcher=parallel`, and prints medians. Flags: --rounds, --epochs (per fit; the last one is timed)."""
 
 import argparse
@@ -65,10 +65,13 @@ def main() -> None:
               f"rounds, each a fresh {args.epochs}-epoch fit timed on its last epoch; {load()}", flush=True)
         for batch_size in TARGETS:
             runs: dict[str, list[Timing]] = {name: [] for name in PIPELINES}
+            names = list(PIPELINES)
             for round_ in range(args.rounds):
-                for name, pipeline in PIPELINES.items():
+                # Rotated each round (A B C, B C A, C A B): a pipeline runs faster or slower depending on which one
+                # ran before it in the process (allocator state), so no pipeline always follows the same one.
+                for name in names[round_ % 3:] + names[:round_ % 3]:
                     out = Path(tmp) / f"{batch_size}-{round_}-{name[0]}"
-                    runs[name].append(pipeline(data_dir, real, batch_size, args.epochs, out))
+                    runs[name].append(PIPELINES[name](data_dir, real, batch_size, args.epochs, out))
             print("\n" + table(batch_size, runs), flush=True)
         print("\n" + time_sweeps(data_dir, real, Path(tmp)) + f"\nat the end: {load()}")
 
