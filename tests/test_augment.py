@@ -1,8 +1,14 @@
 """Batch augmentation: every output is the input mirrored and/or shifted within the allowed range."""
 
+from pathlib import Path
+
+import lightning as L
+import pytest
 import torch
 
 from fashionlab.augment import augment
+from test_train import read_metrics
+from train import train
 
 
 def variants(image: torch.Tensor, flip: bool, max_shift: int, fill: float) -> list[torch.Tensor]:
@@ -30,3 +36,31 @@ def test_each_image_is_mirrored_or_shifted_within_range_and_all_variants_occur()
 def test_switched_off_augmentation_returns_the_batch_unchanged():
     images = torch.randn(8, 1, 28, 28)
     assert torch.equal(augment(images, flip=False, max_shift=0, fill=0.0), images)
+
+
+
+class TrainingBatches(L.Callback):
+    """Keeps the images of every training batch as the module receives them."""
+
+    def __init__(self):
+        self.images: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.images.append(batch[0])
+
+
+def test_fit_augments_training_batches_only(compose_train):
+    cfg = compose_train("data.augment_flip=true", "data.augment_shift=3", "data.eval_batch_size=64",
+                        "+callbacks.batches._target_=test_augment.TrainingBatches")
+    trainer = train(cfg)
+    datamodule, module = trainer.datamodule, trainer.lightning_module
+    stored = {tuple(image.flatten().tolist()) for image in datamodule.splits["train"].images}
+    (batches,) = [callback for callback in trainer.callbacks if isinstance(callback, TrainingBatches)]
+    received = [tuple(image.flatten().tolist()) for batch in batches.images for image in batch]
+    assert sum(image not in stored for image in received) > len(received) / 2, "training batches are augmented"
+
+    val = datamodule.splits["val"]
+    with torch.no_grad():
+        val_loss = torch.nn.functional.cross_entropy(module(val.images), val.labels).item()
+    assert read_metrics(Path(cfg.paths.output_dir))[-1]["val_loss"] == pytest.approx(val_loss, rel=1e-5), \
+        "validation sees the stored images, not augmented ones"

@@ -12,6 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from torchvision.transforms import v2
 
+from fashionlab.augment import augment
+
 MEAN, STD = 0.286, 0.353
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -161,8 +163,10 @@ class FashionMNISTDataModule(L.LightningDataModule):
     """50,000 train / 10,000 validation (fixed by split_seed) / 10,000 test, standardized once and kept in memory."""
 
     def __init__(self, data_dir: str = "data", batch_size: int = 64, eval_batch_size: int = 1000,
-                 val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int = 0, verify_checksums: bool = True):
+                 val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int = 0, verify_checksums: bool = True,
+                 augment_flip: bool = False, augment_shift: int = 0):
         super().__init__()
+        self.augment_flip, self.augment_shift = augment_flip, augment_shift
         self.data_dir, self.batch_size, self.eval_batch_size = data_dir, batch_size, eval_batch_size
         self.val_size, self.split_seed, self.shuffle_seed = val_size, split_seed, shuffle_seed
         self.verify_checksums = verify_checksums
@@ -200,6 +204,13 @@ class FashionMNISTDataModule(L.LightningDataModule):
         # batch_size=None: the sampler already yields whole batches, the loader passes them through.
         sampler = BatchIndices(len(data), batch_size, shuffle, self.shuffle_seed, device=data.labels.device)
         return DataLoader(data, batch_size=None, sampler=sampler)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Augments training batches only, where they already are (GPU or CPU); validation and test stay as they are."""
+        if self.trainer.training and (self.augment_flip or self.augment_shift):
+            images, labels = batch
+            batch = augment(images, self.augment_flip, self.augment_shift, fill=-MEAN / STD), labels
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)
