@@ -214,6 +214,18 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
         assert line.get_color() == next(other.get_color() for other in lines if run.group in other.get_label())
 
 
+
+@pytest.mark.parametrize("experiment, jobs", [("optimizers", 18), ("grid_search", 12)])
+def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, experiment, jobs):
+    """Every job of the experiment's own grid, each cut to one batch of training and of validation."""
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, f"experiment={experiment}", "+trainer.limit_train_batches=1",
+                       "+trainer.limit_val_batches=1")
+    printed, markdown, runs = report_of(sweep, capsys)
+    assert len(runs) == jobs and all(run.status == "completed" for run in runs)
+    assert len(table(markdown, "All runs")) == jobs
+    assert printed["groups"] == ["optimizer"] and (sweep / "test_metrics.json").is_file()
+
+
 EPOCHS = range(1, 11)
 
 
