@@ -98,3 +98,31 @@ def test_per_step_schedule_spans_the_whole_run(compose_train, scheduler):
     assert lrs[0] < 0.1 * max(lrs) and lrs[-1] < 0.01 * max(lrs)
     assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1])), "warms up monotonically"
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), "then anneals monotonically"
+
+
+def test_label_smoothing_shapes_the_training_loss_and_tta_applies_to_val_and_test_alike(compose_train):
+    cfg = compose_train("module.label_smoothing=0.3", "module.tta=true", "data.eval_batch_size=64")
+    trainer = train(cfg)
+    module, datamodule = trainer.lightning_module, trainer.datamodule
+    module.eval()
+
+    images, labels = datamodule.splits["train"].images[:64], datamodule.splits["train"].labels[:64]
+    with torch.no_grad():
+        smoothed = torch.nn.functional.cross_entropy(module(images), labels, label_smoothing=0.3)
+        assert module.training_step((images, labels), batch_idx=1) == pytest.approx(smoothed.item(), rel=1e-5)
+
+    def tta_logits(split):
+        with torch.no_grad():
+            return (module(split.images) + module(split.images.flip(-1))) / 2
+
+    val = datamodule.splits["val"]
+    row = read_metrics(Path(cfg.paths.output_dir))[-1]
+    assert row["val_loss"] == pytest.approx(torch.nn.functional.cross_entropy(tta_logits(val), val.labels).item(),
+                                            rel=1e-5), "validation loss: plain cross-entropy of averaged logits"
+    assert row["val_acc"] == pytest.approx((tta_logits(val).argmax(1) == val.labels).float().mean().item())
+
+    test = datamodule.splits["test"]
+    metrics = evaluate_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert metrics["test/acc"] == pytest.approx((tta_logits(test).argmax(1) == test.labels).float().mean().item())
+    assert metrics["test/loss"] == pytest.approx(
+        torch.nn.functional.cross_entropy(tta_logits(test), test.labels).item(), rel=1e-5)

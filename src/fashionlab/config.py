@@ -41,6 +41,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
     "model.dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "model.norm": (lambda v: v in NORMS, "null or one of " + ", ".join(NORMS)),
+    "module.label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "trainer.max_epochs": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
     "data.augment_shift": (lambda v: _is_int(v) and 0 <= v < 14, "an integer from 0 to 13 (pixels)"),
     "resume": (lambda v: Path(str(v), "checkpoints", "last.ckpt").is_file(),

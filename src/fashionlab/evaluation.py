@@ -20,7 +20,7 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
     if data_dir is not None:
         cfg.data.data_dir = data_dir
     datamodule = instantiate(cfg.data)
-    module = Classifier(instantiate(cfg.model))
+    module = Classifier(instantiate(cfg.model), **cfg.module)  # test-time augmentation as in validation
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
     (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)

@@ -22,16 +22,21 @@ class Classifier(L.LightningModule):
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
-                 scheduler: Mapping | None = None, num_classes: int = 10):
+                 scheduler: Mapping | None = None, num_classes: int = 10, label_smoothing: float = 0.0,
+                 tta: bool = False):
         """`optimizer` takes the parameters (a Hydra partial); `scheduler` is Lightning's lr_scheduler dict
-        whose "scheduler" entry takes the optimizer (also a partial), e.g. {"scheduler": ..., "interval": "epoch"}."""
+        whose "scheduler" entry takes the optimizer (also a partial), e.g. {"scheduler": ..., "interval": "epoch"}.
+        `label_smoothing` softens the training loss only, so validation and test losses stay comparable across
+        runs; `tta` makes validation and test average the logits of each image and its mirror image."""
         super().__init__()
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
+        self.tta = tta
         # Per-sample losses: the loss metric averages them over the epoch's samples (torchmetrics 1.9's MeanMetric
         # drops `weight` when NaN checks are disabled, so weighting batch means is not an option).
         self.loss_fn = nn.CrossEntropyLoss(reduction="none")
+        self.train_loss_fn = nn.CrossEntropyLoss(reduction="none", label_smoothing=label_smoothing)
         # One metric object per stage (train_loss, val_acc, ...): updated every step, computed over all samples
         # of the epoch. No argument checks or NaN checks: those would synchronize with the device every step.
         for stage in STAGES:
@@ -47,7 +52,9 @@ class Classifier(L.LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
         images, labels = batch
         logits = self(images)
-        sample_losses = self.loss_fn(logits, labels)
+        if self.tta and stage != "train":
+            logits = (logits + self(images.flip(-1))) / 2
+        sample_losses = (self.train_loss_fn if stage == "train" else self.loss_fn)(logits, labels)
         loss_metric, acc_metric = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
         loss_metric.update(sample_losses.detach())
         acc_metric.update(logits.detach(), labels)
