@@ -14,17 +14,18 @@ from conftest import TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab import report as sweep_report
 from fashionlab.data import CLASS_NAMES
 from fashionlab.figures import class_samples_figure, sweep_figure
+from fashionlab.records import METRIC_COLUMNS
 from report import main as report_main
 from test_cli import run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
-HEADER = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s")  # the recorder's columns
 
 
 def write_metrics(path: Path, rows: list[tuple], tail: str = "") -> None:
-    """A metrics.csv as the recorder writes it; `tail` appends raw text such as a half-written row."""
+    """A metrics.csv as the recorder writes it, rows given without the step column (one update per epoch here);
+    `tail` appends raw text such as a half-written row."""
     with open(path, "w", newline="") as file:
-        csv.writer(file).writerows([HEADER, *rows])
+        csv.writer(file).writerows([METRIC_COLUMNS, *(row + (row[0],) for row in rows)])
         file.write(tail)
 
 

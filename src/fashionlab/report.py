@@ -17,12 +17,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import X_AXES, class_samples_figure, confusion_figure, curves_figure, save, sweep_figure
-from fashionlab.records import write_json
+from fashionlab.records import METRIC_COLUMNS, write_json
 
 SWEEPS_ROOT = Path("outputs/multirun")
-# The metrics.csv columns the report reads; others (added by later versions of the recorder) are ignored.
-COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "elapsed_s")
-OPTIONAL_COLUMNS = ("step",)  # missing from the files of older recorders: read as nan
 # Verdict thresholds (stated in the report).
 VAL_LOSS_RISE = 0.05      # recent val loss this far (relative) above its minimum, train loss lower: overfitting
 TREND_EPOCHS = 3          # "recent": the last epochs, averaged so that one noisy epoch does not decide
@@ -126,17 +123,15 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
     An epoch cut short by trainer.max_time before its validation (train loss finite, val acc nan) is left out:
     its training numbers cover part of an epoch only, so it has nothing to compare.
     """
-    history: dict[str, list[float]] = {column: [] for column in COLUMNS + OPTIONAL_COLUMNS}
+    history: dict[str, list[float]] = {column: [] for column in METRIC_COLUMNS}
     if not path.is_file():
         return history
     with open(path, newline="") as file:
         for row in csv.DictReader(file):
             try:
-                values = [float(row[column]) for column in COLUMNS]
-                values += [float(row.get(column) or math.nan) for column in OPTIONAL_COLUMNS]
+                record = {column: float(row[column]) for column in METRIC_COLUMNS}
             except (KeyError, TypeError, ValueError):
                 continue
-            record = dict(zip(COLUMNS + OPTIONAL_COLUMNS, values))
             if math.isfinite(record["train_loss"]) and math.isnan(record["val_acc"]):
                 continue
             for column, value in record.items():
