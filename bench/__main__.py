@@ -1,4 +1,4 @@
-"""Times pipelines A, B and C interleaved (A B C, B C A, C A B, ...) per batch size, then a 4-job sweep with and without
+"""Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size, then a 4-job sweep with and without
 `launcher=parallel`, and prints medians. Flags: --rounds, --epochs (per fit; the last one is timed)."""
 
 import argparse
@@ -6,16 +6,15 @@ import logging
 import os
 import statistics
 import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 
-from bench.pipelines import ROOT, Timing, project, raw_loop, tutorial
+from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
 from bench.sweep import time_sweeps
 from fashionlab.data import IMAGE_MAGIC, LABEL_MAGIC, RELEASE, raw_dir
 
-PIPELINES = {"A project": project, "B tutorial": tutorial, "C raw loop": raw_loop}
+PIPELINES = {"A project": project, "B tutorial": tutorial, "C raw loop": raw_loop, "D bare Lightning": bare_lightning}
 TARGETS = {64: 1.35, 256: 1.15}  # A/C at most; B/A at least 2.5 at batch 64 (issue 5)
 
 
@@ -43,19 +42,19 @@ def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
     lines = [f"batch {batch_size:<8} start-up s   train s   val s   epoch s   val acc"]
     lines += [f"{name:<14} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
               for name, t in median.items()]
-    a, b, c = (t.epoch for t in median.values())
+    a, b, c, d = (t.epoch for t in median.values())
     lines.append(f"A/C {a / c:.2f} (target <= {TARGETS[batch_size]})   B/A {b / a:.2f}"
-                 + (" (target >= 2.5)" if batch_size == 64 else ""))
+                 + (" (target >= 2.5)" if batch_size == 64 else "")
+                 + f"   D/C {d / c:.2f} (Lightning's own cost)   A/D {a / d:.2f} (what this project adds to it)")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # no "GPU available" banner per fit
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
     with tempfile.TemporaryDirectory() as tmp:
         real = all((raw_dir(ROOT / "data") / name).is_file() for name in RELEASE)
         data_dir = ROOT / "data" if real else synthetic_data(Path(tmp) / "data")
@@ -67,9 +66,10 @@ def main() -> None:
             runs: dict[str, list[Timing]] = {name: [] for name in PIPELINES}
             names = list(PIPELINES)
             for round_ in range(args.rounds):
-                # Rotated each round (A B C, B C A, C A B): a pipeline runs faster or slower depending on which one
+                # Rotated each round (A B C D, B C D A, ...): a pipeline runs faster or slower depending on which one
                 # ran before it in the process (allocator state), so no pipeline always follows the same one.
-                for name in names[round_ % 3:] + names[:round_ % 3]:
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
                     out = Path(tmp) / f"{batch_size}-{round_}-{name[0]}"
                     runs[name].append(PIPELINES[name](data_dir, real, batch_size, args.epochs, out))
             print("\n" + table(batch_size, runs), flush=True)

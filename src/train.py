@@ -4,7 +4,6 @@ Continue an interrupted run in its own folder: `python src/train.py resume=outpu
 """
 
 import sys
-import warnings
 from pathlib import Path
 
 import hydra
@@ -13,21 +12,18 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import checkpoint_config
+from fashionlab.config import checkpoint_config, target_name
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
 
-# Batches come from tensors in memory; loader worker processes would only add copies.
-warnings.filterwarnings("ignore", ".*does not have many workers.*")
 
 
 def tensorboard_hparams(cfg: DictConfig) -> dict:
     """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy."""
-    scheduler = cfg.scheduler.scheduler
     return {
-        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
+        "optimizer": target_name(cfg.optimizer),
         "lr": cfg.optimizer.lr,
-        "scheduler": scheduler._target_.rsplit(".", 1)[-1] if scheduler else "none",
+        "scheduler": target_name(cfg.scheduler.scheduler) or "none",
         "batch_size": cfg.data.batch_size,
         "hidden_sizes": str(list(cfg.model.hidden_sizes)),
         "seed": cfg.seed,

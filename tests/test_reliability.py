@@ -51,7 +51,10 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     result = run_cli("train.py", "-m", "optimizer.lr=0.1,-2", *tiny_overrides(tiny_data_dir),
                      f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
-    assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists(), "the first job must not run"
+    result = run_cli("train.py", "-m", "optimizer=glob(*)", "optimizer.lr=-2", *tiny_overrides(tiny_data_dir),
+                     f"hydra.sweep.dir={tmp_path}/glob_sweep")  # the jobs of a glob sweep are checked too
+    assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
+    assert not any((tmp_path / name).exists() for name in ("run", "sweep", "glob_sweep")), "no job may start"
 
 
 def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp_path):

@@ -4,6 +4,7 @@ import csv
 import json
 import re
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab import report as sweep_report
 from fashionlab.data import CLASS_NAMES
+from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import class_samples_figure, sweep_figure
 from fashionlab.records import METRIC_COLUMNS
 from report import main as report_main
@@ -216,15 +218,41 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
 
 
 
-@pytest.mark.parametrize("experiment, jobs", [("optimizers", 18), ("grid_search", 12)])
-def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, experiment, jobs):
+@pytest.mark.parametrize("overrides, jobs, groups", [
+    (["experiment=optimizers"], 18, ["optimizer"]),
+    (["experiment=grid_search"], 12, ["optimizer"]),
+    (["experiment=best_mlp", "ablation=glob(*)", "seed=0"], 10, ["ablation"]),  # make ablation
+])
+def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, overrides, jobs,
+                                                                    groups):
     """Every job of the experiment's own grid, each cut to one batch of training and of validation."""
-    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, f"experiment={experiment}", "+trainer.limit_train_batches=1",
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, *overrides, "+trainer.limit_train_batches=1",
                        "+trainer.limit_val_batches=1")
     printed, markdown, runs = report_of(sweep, capsys)
     assert len(runs) == jobs and all(run.status == "completed" for run in runs)
     assert len(table(markdown, "All runs")) == jobs
-    assert printed["groups"] == ["optimizer"] and (sweep / "test_metrics.json").is_file()
+    assert printed["groups"] == groups and (sweep / "test_metrics.json").is_file()
+    assert "seed_summary" not in printed, "runs that differ in more than their seed are no replicates"
+
+
+def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(tiny_data_dir, tmp_path, capsys):
+    """make best: experiment=best_mlp over its own seeds 0, 1, 2; each seed is a final model and gets its test number."""
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=best_mlp", "data.batch_size=100", epochs=2)
+    printed, markdown, runs = report_of(sweep, capsys)
+    assert [run.config.seed for run in runs] == [0, 1, 2] and runs[0].config.model.norm == "batch"
+    summary = printed["seed_summary"]
+    assert summary["seeds"] == [0, 1, 2]
+    weights = torch.load(runs[0].checkpoint, weights_only=False)["state_dict"]  # parameters plus norm statistics
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    assert summary["parameters"] == sum(value.numel() for key, value in weights.items() if not key.endswith(buffers))
+    assert summary["val_acc"] == pytest.approx([run.best_val_acc for run in runs])
+    for run, test_acc in zip(runs, summary["test_acc"]):  # the same number eval.py prints for that checkpoint
+        assert test_acc == pytest.approx(evaluate_checkpoint(run.checkpoint)["test/acc"])
+    assert printed["test_acc"] == summary["test_acc"][int(printed["selected"])], "the selected seed is not retested"
+    mean, std = (statistics.mean(summary["test_acc"]), statistics.stdev(summary["test_acc"]))
+    assert summary["test_acc_mean_std"] == f"{mean:.4f} ± {std:.4f}"
+    rows = table(markdown, "One recipe, 3 seeds")
+    assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
 
 
 EPOCHS = range(1, 11)

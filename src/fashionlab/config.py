@@ -52,6 +52,11 @@ OmegaConf.register_new_resolver("if_resuming", lambda resume, then, otherwise: t
                                 replace=True)
 
 
+def target_name(node: DictConfig | None) -> str | None:
+    """The class or function a `_target_` node builds, without its module (torch.optim.AdamW: AdamW); None for null."""
+    return node._target_.rsplit(".", 1)[-1] if node else None
+
+
 def checkpoint_config(ckpt_path: str | Path) -> DictConfig:
     """The resolved training config that src/train.py stores in every checkpoint."""
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -74,8 +79,8 @@ def sweep_configs(config: DictConfig):
 
     params = config.hydra.sweeper.get("params") or {}  # as the basic sweeper does: config params, then the command line
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    overrides = OverridesParser.create().parse_overrides(arguments)
-    loader = GlobalHydra.instance().config_loader()
+    loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
     for job_overrides in itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)):
         yield loader.load_sweep_config(config, list(job_overrides))
 

@@ -2,18 +2,23 @@
 
 Protocol: selection looks at validation accuracy only; the test set is evaluated once, for the selected run's
 best checkpoint, by `evaluate_checkpoint` (the code behind `src/eval.py`). Training never touches the test set.
+A sweep whose runs differ only in their seed (e.g. `make best`) holds final models of one recipe: each seed's best
+checkpoint is tested once, and the report gives mean and standard deviation over the seeds.
 """
 
 import csv
 import json
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from fashionlab.config import target_name
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import X_AXES, class_samples_figure, confusion_figure, curves_figure, save, sweep_figure
@@ -76,7 +81,7 @@ class Run:
 
     @property
     def optimizer(self) -> str:
-        return self.config.optimizer._target_.rsplit(".", 1)[-1]
+        return target_name(self.config.optimizer)
 
     @property
     def override_values(self) -> dict[str, str]:
@@ -91,8 +96,7 @@ class Run:
     @property
     def title(self) -> str:
         """Optimizer class, learning rate and schedule, as the run built them."""
-        scheduler = self.config.scheduler.scheduler
-        schedule = scheduler._target_.rsplit(".", 1)[-1] if scheduler else "constant lr"
+        schedule = target_name(self.config.scheduler.scheduler) or "constant lr"
         return f"{self.optimizer} lr={self.config.optimizer.lr:g}, {schedule}"
 
     @property
@@ -167,15 +171,20 @@ def load_run(path: Path) -> Run:
                history=read_metrics(path / "metrics.csv"))
 
 
+def varying_overrides(runs: list[Run]) -> list[str]:
+    """The override keys whose value differs between runs, in command-line order."""
+    values = [run.override_values for run in runs]
+    return [key for key in dict.fromkeys(key for value in values for key in value)
+            if len({value.get(key) for value in values}) > 1]
+
+
 def assign_groups(runs: list[Run]) -> list[str]:
     """Group the runs by the config groups whose option varies across the sweep (e.g. `optimizer=momentum`, which
     the torch class name would not tell from plain SGD); the other varying overrides (e.g. `optimizer.lr`) tell the
     runs of a group apart. No varying config group: one group. Returns the group keys."""
-    values = [run.override_values for run in runs]
-    varying = [key for key in dict.fromkeys(key for value in values for key in value)
-               if len({value.get(key) for value in values}) > 1]
+    varying = varying_overrides(runs)
     keys = [key for key in varying if any(key in run.choices for run in runs)]
-    for run, value in zip(runs, values):
+    for run, value in zip(runs, (run.override_values for run in runs)):
         run.group = " ".join(f"{key}={value.get(key, '–')}" for key in keys)
         run.setting = " ".join(f"{key}={value.get(key, '–')}" for key in varying if key not in keys)
     return keys
@@ -360,6 +369,30 @@ def fitting_table(runs: list[Run]) -> list[str]:
     return lines
 
 
+def mean_std(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+
+def seeds_section(replicates: list[Run], tests: dict[str, dict]) -> tuple[list[str], dict]:
+    """Replicates of one recipe: validation and test accuracy per seed, then mean ± sample standard deviation."""
+    val = [run.best_val_acc for run in replicates]
+    test = [tests[run.name]["test/acc"] for run in replicates]
+    parameters = sum(p.numel() for p in instantiate(replicates[0].config.model).parameters())
+    lines = [f"## One recipe, {len(replicates)} seeds", "",
+             "The runs differ only in their seed, so each is a final model of the same recipe: each seed's best "
+             "checkpoint on validation is evaluated once on the test set. Mean ± sample standard deviation over "
+             f"the completed seeds. The network has {parameters:,} parameters.", "",
+             "| seed | job | best val acc | epoch of best | test acc | wall time |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {run.config.seed} | {run.name} | {fmt(run.best_val_acc)} | {epoch_text(run.best_epoch)} | "
+              f"{fmt(acc)} | {seconds(run.wall_seconds)} |" for run, acc in zip(replicates, test)]
+    lines += [f"| **mean ± std** | | **{mean_std(val)}** | | **{mean_std(test)}** | |", ""]
+    summary = {"seeds": [run.config.seed for run in replicates], "parameters": parameters, "val_acc": val,
+               "test_acc": test,
+               "val_acc_mean_std": mean_std(val), "test_acc_mean_std": mean_std(test)}
+    return lines, summary
+
+
 def selected_section(run: Run, test: dict) -> list[str]:
     """The chosen run, its validation and test accuracy, and the test accuracy of each class."""
     return [f"**job {run.name}: {run.title}** (overrides: {' '.join(run.overrides) or 'defaults'}), "
@@ -385,10 +418,15 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
              f"Written {time.strftime('%Y-%m-%d %H:%M:%S')} by `src/report.py`: {len(runs)} runs, {completed} completed.",
              "", PROTOCOL, "", "## Selected model", ""]
     result = {"sweep": str(sweep), "runs": len(runs), "groups": group_keys, "selected": None}
+    replicates = [run for run in runs if run.selectable] if varying_overrides(runs) == ["seed"] else []
+    tests = {run.name: evaluate_checkpoint(run.checkpoint, data_dir) for run in replicates}  # each final model once
+    if replicates:
+        section, result["seed_summary"] = seeds_section(sorted(replicates, key=lambda run: run.config.seed), tests)
+        lines[-2:-2] = section  # above "Selected model": for replicates, the spread over seeds is the result
     if selected is None:
         lines.append("No completed run with a checkpoint: nothing selected, test set not evaluated.")
     else:
-        test = evaluate_checkpoint(selected.checkpoint, data_dir)
+        test = tests[selected.name] if selected.name in tests else evaluate_checkpoint(selected.checkpoint, data_dir)
         write_json(sweep / "test_metrics.json", {"ckpt_path": str(selected.checkpoint), **test})
         title = f"job {selected.name}: {selected.label}\n{selected.title} (test acc {test['test/acc']:.4f})"
         save(confusion_figure(test["test/confusion_matrix"], f"Test set, {title}"), sweep / "confusion_matrix.png")
