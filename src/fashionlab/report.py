@@ -388,8 +388,7 @@ def seeds_section(replicates: list[Run], tests: dict[str, dict]) -> tuple[list[s
               f"{fmt(acc)} | {seconds(run.wall_seconds)} |" for run, acc in zip(replicates, test)]
     lines += [f"| **mean ± std** | | **{mean_std(val)}** | | **{mean_std(test)}** | |", ""]
     summary = {"seeds": [run.config.seed for run in replicates], "parameters": parameters, "val_acc": val,
-               "test_acc": test,
-               "val_acc_mean_std": mean_std(val), "test_acc_mean_std": mean_std(test)}
+               "test_acc": test, "val_acc_mean_std": mean_std(val), "test_acc_mean_std": mean_std(test)}
     return lines, summary
 
 
@@ -416,13 +415,14 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     completed = sum(run.status == "completed" for run in runs)
     lines = [f"# Sweep report: {sweep}", "",
              f"Written {time.strftime('%Y-%m-%d %H:%M:%S')} by `src/report.py`: {len(runs)} runs, {completed} completed.",
-             "", PROTOCOL, "", "## Selected model", ""]
+             "", PROTOCOL, ""]
     result = {"sweep": str(sweep), "runs": len(runs), "groups": group_keys, "selected": None}
     replicates = [run for run in runs if run.selectable] if varying_overrides(runs) == ["seed"] else []
     tests = {run.name: evaluate_checkpoint(run.checkpoint, data_dir) for run in replicates}  # each final model once
-    if replicates:
+    if replicates:  # for replicates of one recipe, the spread over seeds is the result
         section, result["seed_summary"] = seeds_section(sorted(replicates, key=lambda run: run.config.seed), tests)
-        lines[-2:-2] = section  # above "Selected model": for replicates, the spread over seeds is the result
+        lines += section
+    lines += ["## Selected model", ""]
     if selected is None:
         lines.append("No completed run with a checkpoint: nothing selected, test set not evaluated.")
     else:
