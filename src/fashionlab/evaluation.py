@@ -1,5 +1,6 @@
 """Test-set evaluation of a checkpoint, shared by `src/eval.py` and the sweep report."""
 
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -23,7 +24,9 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
     module = Classifier(instantiate(cfg.model), **cfg.module)  # test-time augmentation as in validation
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
-    (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)
+    with warnings.catch_warnings():  # Lightning asks for the training callbacks to restore their state; testing has none
+        warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need to be provided.*")
+        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)
     confusion = module.test_confusion.compute().cpu()
     per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
     return {
