@@ -39,8 +39,8 @@ def load() -> str:
 def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
     median = {name: Timing(*(statistics.median(getattr(t, field) for t in timings) for field in Timing.__annotations__))
               for name, timings in runs.items()}
-    lines = [f"batch {batch_size:<8} start-up s   train s   val s   epoch s   val acc"]
-    lines += [f"{name:<14} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
+    lines = [f"batch {batch_size:<10} start-up s   train s   val s   epoch s   val acc"]
+    lines += [f"{name:<16} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
               for name, t in median.items()]
     a, b, c, d = (t.epoch for t in median.values())
     lines.append(f"A/C {a / c:.2f} (target <= {TARGETS[batch_size]})   B/A {b / a:.2f}"
