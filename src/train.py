@@ -17,7 +17,6 @@ from fashionlab.data import DataError
 from fashionlab.module import Classifier
 
 
-
 def tensorboard_hparams(cfg: DictConfig) -> dict:
     """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy."""
     return {

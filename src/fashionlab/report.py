@@ -184,7 +184,8 @@ def assign_groups(runs: list[Run]) -> list[str]:
     runs of a group apart. No varying config group: one group. Returns the group keys."""
     varying = varying_overrides(runs)
     keys = [key for key in varying if any(key in run.choices for run in runs)]
-    for run, value in zip(runs, (run.override_values for run in runs)):
+    for run in runs:
+        value = run.override_values
         run.group = " ".join(f"{key}={value.get(key, '–')}" for key in keys)
         run.setting = " ".join(f"{key}={value.get(key, '–')}" for key in varying if key not in keys)
     return keys
