@@ -8,7 +8,7 @@ DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte 
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
-.PHONY: help install data train sweep $(EXPERIMENTS) best ablation report samples tensorboard test bench clean distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) best ablation resume report samples tensorboard test bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,11 @@ sweep $(EXPERIMENTS) best ablation: data
 	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
 	$(PY) src/train.py -m $(SWEEP_OVERRIDES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) src/report.py $$dir && exit $$status
+
+resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=outputs/multirun/<date>/<time>
+	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }
+	$(PY) src/train.py -m resume=$(SWEEP); status=$$?; \
+	if [ -f "$(SWEEP)/multirun.yaml" ]; then $(PY) src/report.py $(SWEEP) || exit $$?; fi; exit $$status
 
 report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<time> (default: newest)
 	$(PY) src/report.py $(SWEEP)

@@ -4,17 +4,23 @@ Use it once, for the model chosen on validation; choosing among models by this n
 """
 
 import json
+import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from fashionlab.config import CheckpointError
+from fashionlab.data import DataError
 from fashionlab.evaluation import evaluate_checkpoint
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    metrics = {"ckpt_path": cfg.ckpt_path, **evaluate_checkpoint(cfg.ckpt_path, cfg.data_dir)}
+    try:
+        metrics = {"ckpt_path": cfg.ckpt_path, **evaluate_checkpoint(cfg.ckpt_path, cfg.data_dir)}
+    except (CheckpointError, DataError) as error:
+        sys.exit(f"error: {error}")
     Path(cfg.output_dir, "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps(metrics))
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from fashionlab.config import CheckpointError
 from fashionlab.data import DataError
 from fashionlab.report import ReportError, newest_sweep, write_report, write_samples
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
             print(write_samples(args.samples_only, args.data_dir or "data"))
             return
         result = write_report(args.sweep or newest_sweep(), args.data_dir, args.threshold)
-    except (ReportError, DataError) as error:
+    except (ReportError, DataError, CheckpointError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps(result, ensure_ascii=False))
 

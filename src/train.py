@@ -1,6 +1,7 @@
 """Train one MLP: `python src/train.py [key=value ...]`; sweep with `-m`, e.g. `python src/train.py -m optimizer=sgd,adam`.
 
-Continue an interrupted run in its own folder: `python src/train.py resume=outputs/runs/<date>/<time>`.
+Continue an interrupted run in its own folder: `python src/train.py resume=outputs/runs/<date>/<time>`, or a whole
+sweep: `python src/train.py -m resume=outputs/multirun/<date>/<time>`.
 """
 
 import sys
@@ -8,13 +9,18 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import checkpoint_config, target_name
+from fashionlab.config import CheckpointError, ConfigError, checkpoint_config, target_name
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
+from fashionlab.records import write_failed_summary
+from fashionlab.resume import reopen_job_folder, sweep_command
+from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted
 
 
 def tensorboard_hparams(cfg: DictConfig) -> dict:
@@ -29,37 +35,52 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
     }
 
 
-def train(cfg: DictConfig) -> L.Trainer:
-    """Fit the configured model; the run folder receives checkpoints, events, metrics.csv and summary.json."""
-    ckpt_path = None
-    if cfg.resume:  # the run continues with its own config, stored in its checkpoint
-        ckpt_path = Path(cfg.resume, "checkpoints", "last.ckpt")
-        cfg = checkpoint_config(ckpt_path)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")  # bad data stops the run here, before any training
-    module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer), instantiate(cfg.scheduler, _convert_="all"),
-                        **cfg.module)
-    # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
-    module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
-    logger = instantiate(cfg.logger)
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
+def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
+    """Fit the configured model, or continue the run of `ckpt_path`; the run folder receives checkpoints, events,
+    metrics.csv and summary.json. A run that fails before training starts records `failed` with the error."""
+    try:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        datamodule = instantiate(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")  # bad data stops the run here, before any training
+        module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer),
+                            instantiate(cfg.scheduler, _convert_="all"), **cfg.module)
+        # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
+        module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
+        logger = instantiate(cfg.logger)
+        trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
+    except Exception as error:
+        write_failed_summary(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task), error)
+        raise
     logger.log_hyperparams(tensorboard_hparams(cfg), {"val/acc_best": 0.0})
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation accuracy, the objective for Hydra sweepers."""
+    ignore_sigint_in_workers()
+    ckpt_path = None
     try:
-        return float(train(cfg).callback_metrics["val/acc_best"])
-    except DataError as error:
+        if cfg.resume:  # the run continues with its own config, stored in its checkpoint
+            ckpt_path = Path(cfg.resume, "checkpoints", "last.ckpt")
+            cfg = checkpoint_config(ckpt_path)
+        elif HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep launched into its folder again continues
+            earlier = reopen_job_folder(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task))
+            if earlier.finished:
+                return earlier.best_val_acc
+            ckpt_path = earlier.checkpoint
+        return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
+    except (DataError, CheckpointError, ConfigError) as error:
         sys.exit(f"error: {error}")
     except SIGTERMException:
-        sys.exit(143)  # Lightning saved what it could; exit as a process ended by SIGTERM
+        leave_interrupted(143)  # Lightning saved what it could; exit as a process ended by SIGTERM
 
 
 if __name__ == "__main__":
+    try:
+        sys.argv = sweep_command(sys.argv)  # `-m resume=<sweep folder>`: the sweep's own command, into its folder
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
     main()

@@ -33,10 +33,31 @@ from train import train
     ("model.dropout=1.0", "model.dropout=1.0: not allowed, must be a number in [0, 1)"),
     ("model.dropout=-0.1", "model.dropout=-0.1: not allowed"),
     ("model.norm=group", "model.norm=group: not allowed, must be null or one of batch, layer"),
+    ("seed=-1", "seed=-1: not allowed, must be an integer from 0 to 4294967295"),
+    ("seed=4294967296", "seed=4294967296: not allowed"),
+    ("data.split_seed=1.5", "data.split_seed=1.5: not allowed, must be an integer from 0 to 4294967295"),
+    ("data.augment_flip=2", "data.augment_flip=2: not allowed, must be true or false"),
+    ("module.tta=yes", "module.tta=yes: not allowed, must be true or false"),
+    ("optimizer.momentum=-1", "optimizer.momentum=-1: not allowed, must be a number from 0 to 1"),
+    ("optimizer.weight_decay=-0.1", "optimizer.weight_decay=-0.1: not allowed, must be a number >= 0"),
+    ("optimizer=adam optimizer.betas=[0.9,1.5]", "optimizer.betas=[0.9,1.5]: not allowed, must be two numbers in [0, 1)"),
+    ("optimizer=rmsprop optimizer.alpha=2", "optimizer.alpha=2: not allowed, must be a number from 0 to 1"),
+    ("scheduler=step scheduler.scheduler.step_size=0", "scheduler.scheduler.step_size=0: not allowed, must be an integer > 0"),
+    ("scheduler=exponential scheduler.scheduler.gamma=0", "scheduler.scheduler.gamma=0: not allowed, must be a number in (0, 1]"),
+    ("scheduler=warmup_cosine scheduler.scheduler.warmup_fraction=1", "scheduler.scheduler.warmup_fraction=1: not allowed"),
+    ("scheduler.interval=batch", "scheduler.interval=batch: not allowed, must be epoch or step"),
+    ("trainer.precision=8-true", "trainer.precision=8-true: not allowed, must be one of 32-true, 32, bf16-mixed"),
+    ("trainer.accelerator=gpus", "trainer.accelerator=gpus: not allowed, must be one of auto, cpu, gpu, cuda"),
+    ("trainer.devices=0", "trainer.devices=0: not allowed, must be an integer > 0 or auto"),
+    ("+trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: not allowed"),
+    ("data.eval_batch_size=-1", "data.eval_batch_size=-1: not allowed, must be an integer > 0"),
+    ("+trainer.max_time=2h", "trainer.max_time=2h: not allowed, must be a duration \"DD:HH:MM:SS\""),
+    ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
+    ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
 ])
 def test_bad_values_are_named_with_what_is_allowed(compose_train, override, message):
     with pytest.raises(ConfigError) as error:
-        check(compose_train(override))
+        check(compose_train(*override.split()))
     assert str(error.value).startswith(message)
 
 
@@ -78,15 +99,19 @@ def test_diverging_job_is_stopped_and_recorded_without_failing_the_sweep(tiny_da
     assert diverged["status"] == "diverged" and diverged["diverged_epoch"] == 1 and diverged["epochs_run"] == 1
 
 
-def test_failing_job_is_recorded_the_others_run_and_the_sweep_exits_nonzero(tiny_data_dir, tmp_path):
+def test_failing_jobs_are_recorded_before_and_during_the_fit_the_others_run_and_the_sweep_exits_nonzero(
+        tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    # torch.optim.SGD rejects a negative momentum when the optimizer is built, inside the fit.
-    result = run_cli("train.py", "-m", "optimizer.momentum=-1,0.9", *tiny_overrides(tiny_data_dir),
-                     f"hydra.sweep.dir={sweep}")
+    # Values no config rule knows: Lightning rejects the clipping algorithm when the Trainer is built, before the fit;
+    # torch.optim.SGD rejects Nesterov without momentum when the optimizer is built, inside the fit.
+    result = run_cli("train.py", "-m", "+trainer.gradient_clip_algorithm=bogus,norm", "+optimizer.nesterov=true,false",
+                     *tiny_overrides(tiny_data_dir), f"hydra.sweep.dir={sweep}")
     assert result.returncode != 0
-    failed, completed = (json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1"))
-    assert failed["status"] == "failed" and "Invalid momentum value: -1" in failed["error"]
-    assert completed["status"] == "completed"
+    summaries = [json.loads((sweep / job / "summary.json").read_text()) for job in "0123"]
+    assert [s["status"] for s in summaries] == ["failed", "failed", "failed", "completed"]
+    assert "`gradient_clip_algorithm` bogus is invalid" in summaries[0]["error"]
+    assert summaries[0]["overrides"][:2] == ["+trainer.gradient_clip_algorithm=bogus", "+optimizer.nesterov=True"]
+    assert "Nesterov momentum requires a momentum" in summaries[2]["error"]
 
 
 def read_rows(run: Path) -> list[dict]:

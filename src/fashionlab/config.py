@@ -1,6 +1,8 @@
 """Checks on the composed config, in one place, run before any run folder exists or any training starts."""
 
 import itertools
+import pickle
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +17,21 @@ from omegaconf import DictConfig, OmegaConf
 from fashionlab.model import ACTIVATIONS, NORMS
 
 TRAIN_SAMPLES = 60_000
+SEED_RANGE = (0, 2**32 - 1)  # what numpy, seeded by Lightning's seed_everything, accepts
+PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+# The keys src/train.py and src/eval.py build a run from; a checkpoint whose stored config lacks one was made by
+# another version of this lab's config.
+CHECKPOINT_KEYS = ("seed", "data._target_", "model._target_", "module", "optimizer._target_", "scheduler.scheduler",
+                   "scheduler.interval", "trainer._target_")
 
 
 class ConfigError(ValueError):
     """A config value is not allowed; the message names the key, the value and what is allowed."""
+
+
+class CheckpointError(ValueError):
+    """A file is not a checkpoint this lab can open safely; the message names the file and what is wrong."""
 
 
 def _is_int(value: Any) -> bool:
@@ -27,6 +40,18 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return _is_int(value) or isinstance(value, float)
+
+
+def _in_range(value: Any, low: float, high: float) -> bool:
+    return _is_number(value) and low <= value <= high
+
+
+def _is_seed(value: Any) -> bool:
+    return _is_int(value) and SEED_RANGE[0] <= value <= SEED_RANGE[1]
+
+
+BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
+SEED = (_is_seed, f"an integer from {SEED_RANGE[0]} to {SEED_RANGE[1]}")
 
 
 # key -> (test, what is allowed). A key absent from the config is not checked.
@@ -43,8 +68,32 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "module.label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "trainer.max_epochs": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
     "data.augment_shift": (lambda v: _is_int(v) and 0 <= v < 14, "an integer from 0 to 13 (pixels)"),
+    "data.augment_flip": BOOLEAN,
+    "data.verify_checksums": BOOLEAN,
+    "data.split_seed": SEED,
+    "seed": SEED,
+    "module.tta": BOOLEAN,
+    "optimizer.momentum": (lambda v: _in_range(v, 0, 1), "a number from 0 to 1"),
+    "optimizer.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "optimizer.alpha": (lambda v: _in_range(v, 0, 1), "a number from 0 to 1"),
+    "optimizer.betas": (lambda v: isinstance(v, list) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+                        "two numbers in [0, 1), e.g. [0.9,0.999]"),
+    "scheduler.interval": (lambda v: v in ("epoch", "step"), "epoch or step"),
+    "scheduler.scheduler.step_size": (lambda v: _is_int(v) and v > 0, "an integer > 0 (epochs)"),
+    "scheduler.scheduler.gamma": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "scheduler.scheduler.T_max": (lambda v: _is_int(v) and v > 0, "an integer > 0 (epochs)"),
+    "scheduler.scheduler.warmup_fraction": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "trainer.precision": (lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+    "trainer.accelerator": (lambda v: v in ACCELERATORS, "one of " + ", ".join(ACCELERATORS)),
+    "trainer.devices": (lambda v: v == "auto" or (_is_int(v) and v > 0), "an integer > 0 or auto"),
+    "trainer.log_every_n_steps": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
+    "trainer.max_time": (lambda v: isinstance(v, str) and re.fullmatch(r"\d+:\d\d:\d\d:\d\d", v) is not None,
+                         'a duration "DD:HH:MM:SS", e.g. "00:00:02:00", or null'),
+    "trainer.limit_train_batches": (lambda v: (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v <= 1),
+                                    "an integer > 0 (batches) or a number in (0, 1] (share of the epoch)"),
+    "hydra.launcher.n_jobs": (lambda v: _is_int(v) and v != 0, "an integer: > 0 jobs at once, or -1 for one per core"),
     "resume": (lambda v: Path(str(v), "checkpoints", "last.ckpt").is_file(),
-               "a run folder of src/train.py holding checkpoints/last.ckpt"),
+               "a run folder of src/train.py holding checkpoints/last.ckpt (a whole sweep: -m resume=<sweep folder>)"),
 }
 
 # `${if_resuming:${resume},A,B}`: A when a run is resumed, else B. Hydra's run folder follows the resumed run.
@@ -58,9 +107,31 @@ def target_name(node: DictConfig | None) -> str | None:
 
 
 def checkpoint_config(ckpt_path: str | Path) -> DictConfig:
-    """The resolved training config that src/train.py stores in every checkpoint."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    return OmegaConf.create(checkpoint["hyper_parameters"]["config"])
+    """The resolved training config that src/train.py stores in every checkpoint.
+
+    Loads with `weights_only=True`: tensors and plain containers only, so a checkpoint someone sent you cannot run
+    code when it is opened. Raises CheckpointError for a missing, truncated, foreign or unsafe file, and for a
+    checkpoint of another config version (naming the keys it lacks)."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file; pass a checkpoint of src/train.py, <run>/checkpoints/best.ckpt")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        raise CheckpointError(f"{path}: refused, opening it could run code: it holds "
+                              f"{found[1] if found else 'objects'}, not only tensors and plain containers") from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, IndexError, ... for files it cannot parse
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or another format "
+                              f"({type(error).__name__})") from None
+    stored = checkpoint.get("hyper_parameters", {}).get("config") if isinstance(checkpoint, dict) else None
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path}: a PyTorch file but not a checkpoint of src/train.py (it stores no config)")
+    config = OmegaConf.create(stored)
+    missing = [key for key in CHECKPOINT_KEYS if OmegaConf.select(config, key, default="<missing>") == "<missing>"]
+    if missing:
+        raise CheckpointError(f"{path}: made by another version of the config, it lacks {', '.join(missing)}")
+    return config
 
 
 def check(cfg: DictConfig) -> None:
@@ -97,6 +168,11 @@ class CheckConfig(Callback):
             sys.exit(f"error: resume={config.resume} takes no other overrides ({' '.join(others)}): "
                      "a run continues with its own config")
         self._check_or_exit([config])
+        if config.resume:
+            try:
+                checkpoint_config(Path(config.resume, "checkpoints", "last.ckpt"))
+            except CheckpointError as error:
+                sys.exit(f"error: {error}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_or_exit(sweep_configs(config))
@@ -107,4 +183,17 @@ class CheckConfig(Callback):
             for cfg in configs:
                 check(cfg)
         except ConfigError as error:
+            sys.exit(f"error: {error}")
+
+
+class CheckCheckpoint(Callback):
+    """Hydra callback of src/eval.py: a missing, foreign or unsafe checkpoint ends the command with one line, before
+    an output folder is made."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if OmegaConf.is_missing(config, "ckpt_path"):
+            sys.exit("error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt")
+        try:
+            checkpoint_config(config.ckpt_path)
+        except CheckpointError as error:
             sys.exit(f"error: {error}")

@@ -50,12 +50,16 @@ def fetch(data_dir: str | Path) -> Path:
     if all((raw / name).is_file() for name in RELEASE):
         return raw
     if all((DEBIAN_DIR / f"{name}.gz").is_file() for name in RELEASE):
-        raw.mkdir(parents=True, exist_ok=True)
-        for name in RELEASE:
-            partial = raw / f"{name}.partial"
-            with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(partial, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            partial.rename(raw / name)
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            for name in RELEASE:
+                partial = raw / f"{name}.partial"
+                with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                partial.rename(raw / name)
+        except OSError as error:
+            raise DataError(f"data_dir={data_dir}: cannot write the data into {raw} ({error.strerror}); "
+                            "pass a data_dir that is a folder you can write to") from None
         return raw
     try:
         from torchvision.datasets import FashionMNIST

@@ -26,7 +26,8 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
                         enable_progress_bar=False, enable_model_summary=False)
     with warnings.catch_warnings():  # Lightning asks for the training callbacks to restore their state; testing has none
         warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need to be provided.*")
-        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)
+        (metrics,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False,
+                                   weights_only=True)
     confusion = module.test_confusion.compute().cpu()
     per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
     return {

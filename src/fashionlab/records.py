@@ -25,6 +25,20 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(partial, path)
 
 
+def new_summary(overrides: list[str]) -> dict[str, Any]:
+    """summary.json of a run that has not finished an epoch yet."""
+    return {"status": "running", "best_val_acc": None, "best_epoch": None, "epochs_run": 0, "wall_seconds": 0.0,
+            "overrides": list(overrides)}
+
+
+def write_failed_summary(output_dir: Path, overrides: list[str], error: BaseException) -> None:
+    """Record a run that failed before training started (an earlier summary, of a resumed run, keeps its figures)."""
+    path = output_dir / "summary.json"
+    summary = json.loads(path.read_text()) if path.is_file() else new_summary(overrides)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, {**summary, "status": "failed", "error": f"{type(error).__name__}: {error}"})
+
+
 class RunRecorder(L.Callback):
     """Writes a metrics.csv row after each epoch's validation and keeps summary.json's status current.
 
@@ -38,8 +52,7 @@ class RunRecorder(L.Callback):
         self.output_dir = Path(output_dir)
         self.check_every = check_every
         self.rows: list[dict[str, float]] = []
-        self.summary: dict[str, Any] = {"status": "running", "best_val_acc": None, "best_epoch": None,
-                                        "epochs_run": 0, "wall_seconds": 0.0, "overrides": list(overrides or [])}
+        self.summary = new_summary(overrides or [])
         self.seconds_before = 0.0  # spent in earlier sessions of a resumed run
         self.started = time.perf_counter()
         self.epoch_lr = math.nan

@@ -1,0 +1,93 @@
+"""Stopping a sweep whose jobs run in worker processes (launcher=parallel, submitit): Ctrl-C in a terminal or SIGTERM
+to the sweep's parent stops every job cleanly, each recording `interrupted` beside a usable last.ckpt, and then the
+parent exits; no worker is left training on its own.
+
+The parent decides: workers ignore SIGINT, and the parent, on SIGINT or SIGTERM, sends each worker SIGTERM, which
+Lightning turns into a graceful stop at the next batch; a worker then leaves its process pool at once.
+"""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+SWEEP_PID = "FASHIONLAB_SWEEP_PID"  # set by the sweep's parent; its workers inherit it
+GRACE_SECONDS = 25  # a worker still running after this is killed (Lightning stops within a batch)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The live child processes of `parent` that run jobs (Linux /proc; elsewhere none are found). Resource trackers
+    of multiprocessing and loky are left out: they ignore SIGTERM and end by themselves when the parent does."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, ...
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == parent and fields[0] not in "ZX" and b"resource_tracker" not in command:
+            workers.append(int(stat.parent.name))
+    return workers
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def _stop_workers(signum: int, frame: Any) -> None:
+    for ignored in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the workers' shutdown short
+        signal.signal(ignored, signal.SIG_IGN)
+    workers = worker_pids(os.getpid())
+    print(f"\n{signal.Signals(signum).name}: stopping {len(workers)} sweep worker processes; each job records "
+          "'interrupted' and keeps checkpoints/last.ckpt", file=sys.stderr, flush=True)
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + GRACE_SECONDS
+    while any(map(_is_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in filter(_is_running, workers):
+        os.kill(pid, signal.SIGKILL)
+    sys.stdout.flush()
+    os._exit(128 + signum)  # as a process ended by the signal; the launcher's own teardown would kill the workers
+
+
+class StopWorkersOnSignals(Callback):
+    """Hydra callback: in a sweep whose launcher runs jobs in other processes, the parent stops them on a signal."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.launcher._target_.endswith("BasicLauncher"):
+            return  # jobs run in this process, where Lightning's own signal handling stops them
+        os.environ[SWEEP_PID] = str(os.getpid())
+        signal.signal(signal.SIGINT, _stop_workers)
+        signal.signal(signal.SIGTERM, _stop_workers)
+
+
+def in_sweep_worker() -> bool:
+    """Whether this process runs a job for a sweep parent elsewhere (joblib, submitit)."""
+    return os.environ.get(SWEEP_PID, str(os.getpid())) != str(os.getpid())
+
+
+def ignore_sigint_in_workers() -> None:
+    """A terminal's Ctrl-C reaches every process of the sweep; a worker leaves it to the parent, which stops it."""
+    if in_sweep_worker():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def leave_interrupted(code: int) -> None:
+    """End an interrupted job's process: a worker exits at once (its pool would keep it waiting for more work)."""
+    if in_sweep_worker():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

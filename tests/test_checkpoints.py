@@ -1,0 +1,107 @@
+"""Checkpoints are opened safely: tensors and plain containers only, and one line for every file that is not one."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from conftest import ROOT
+from fashionlab.config import CheckCheckpoint, CheckpointError, checkpoint_config
+from report import main as report_main
+from test_cli import run_cli
+from train import train
+
+
+class CreatesAFile:
+    """Unpickling this calls open(path, "w"): a stand-in for any code a crafted checkpoint could run."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+@pytest.fixture
+def trained(compose_train, tmp_path) -> Path:
+    """A one-epoch run laid out as job 0 of a sweep, as src/report.py reads it."""
+    cfg = compose_train()
+    job = Path(cfg.paths.output_dir)
+    train(cfg)
+    (job / ".hydra").mkdir()
+    OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create([]), job / ".hydra" / "overrides.yaml")
+    (tmp_path / "multirun.yaml").write_text("{}\n")
+    return job
+
+
+def crafted_checkpoint(real: Path, path: Path, marker: Path) -> Path:
+    checkpoint = torch.load(real, weights_only=True)
+    checkpoint["hyper_parameters"]["note"] = CreatesAFile(marker)
+    torch.save(checkpoint, path)
+    return path
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+def test_a_crafted_checkpoint_is_refused_by_every_entry_point_and_runs_nothing(trained, tmp_path):
+    marker = tmp_path / "created_by_unpickling"
+    evil = crafted_checkpoint(trained / "checkpoints" / "best.ckpt", tmp_path / "evil.ckpt", marker)
+    refusal = "refused, opening it could run code: it holds io.open, not only tensors and plain containers"
+
+    result = run_cli("eval.py", f"ckpt_path={evil}", f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 1 and last_line(result.stderr) == f"error: {evil}: {refusal}"
+    assert not (tmp_path / "eval").exists()
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained, run)
+    shutil.copy(evil, run / "checkpoints" / "last.ckpt")
+    result = run_cli("train.py", f"resume={run}")
+    assert result.returncode == 1 and last_line(result.stderr) == f"error: {run}/checkpoints/last.ckpt: {refusal}"
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed", "the run folder is untouched"
+
+    shutil.copy(evil, trained / "checkpoints" / "best.ckpt")  # the sweep's only run, selected by the report
+    with pytest.raises(SystemExit) as refused:
+        report_main([str(trained.parent)])
+    assert refused.value.code == f"error: {trained}/checkpoints/best.ckpt: {refusal}"
+    assert not marker.exists(), "nothing in the checkpoint was run"
+
+
+def test_files_that_are_not_checkpoints_of_this_lab_get_one_line(trained, tmp_path):
+    real = trained / "checkpoints" / "best.ckpt"
+    (tmp_path / "truncated.ckpt").write_bytes(real.read_bytes()[:4096])
+    shutil.copy(trained / "metrics.csv", tmp_path / "metrics.ckpt")
+    torch.save({"state_dict": {"weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
+    checkpoint = torch.load(real, weights_only=True)
+    for key in ("optimizer", "scheduler"):
+        del checkpoint["hyper_parameters"]["config"][key]
+    torch.save(checkpoint, tmp_path / "old_config.ckpt")
+    expected = {
+        "missing": "no such file; pass a checkpoint of src/train.py",
+        "truncated": "not a readable PyTorch checkpoint, truncated or another format",
+        "metrics": "not a readable PyTorch checkpoint, truncated or another format",
+        "foreign": "a PyTorch file but not a checkpoint of src/train.py (it stores no config)",
+        "old_config": "made by another version of the config, it lacks optimizer._target_, scheduler.scheduler",
+    }
+    for name, message in expected.items():
+        path = tmp_path / f"{name}.ckpt"
+        with pytest.raises(CheckpointError) as error:
+            checkpoint_config(path)
+        assert str(error.value).startswith(f"{path}: {message}"), name
+
+
+def test_eval_without_a_checkpoint_says_what_to_pass():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("eval", return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as refused:
+        CheckCheckpoint().on_run_start(cfg)  # as Hydra calls it, before the output folder is made
+    assert refused.value.code == "error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt"

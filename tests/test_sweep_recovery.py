@@ -1,0 +1,99 @@
+"""A sweep that is stopped or lost: Ctrl-C and SIGTERM stop every worker cleanly, and `-m resume=<sweep folder>`
+continues it, keeping completed jobs, continuing interrupted ones and running the rest."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, tiny_overrides
+from fashionlab.config import checkpoint_config
+from test_cli import run_cli
+from test_reliability import read_rows
+
+JOBS = "012"
+
+
+def launch(sweep: Path, *overrides: str) -> subprocess.Popen:
+    """A 3-job sweep in its own session, so that a signal to its process group reaches it alone, like Ctrl-C."""
+    return subprocess.Popen([sys.executable, "src/train.py", "-m", "optimizer.lr=0.01,0.02,0.03", *overrides,
+                             f"hydra.sweep.dir={sweep}"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def summary(job: Path) -> dict:
+    path = job / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def rows(job: Path) -> int:
+    return len(read_rows(job)) if (job / "metrics.csv").is_file() else 0
+
+
+def wait_until(condition, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the sweep ended or timed out before {what}: {process.stderr.read()[-2000:]}")
+
+
+def live_processes(session: int) -> list[str]:
+    """Processes of the session that still run (zombies, already ended, are not counted)."""
+    ps = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-s", str(session)], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if not line.lstrip().startswith("Z")]
+
+
+def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_dir, tmp_path):
+    args = [*tiny_overrides(tiny_data_dir), "trainer.max_epochs=6"]
+    reference = tmp_path / "reference"
+    assert launch(reference, *args).wait(timeout=300) == 0
+
+    sweep = tmp_path / "sweep"
+    process = launch(sweep, *args)
+    wait_until(lambda: rows(sweep / "1") >= 2 and (sweep / "1" / "checkpoints" / "last.ckpt").is_file(), process,
+               "job 1 finished 2 epochs")
+    process.kill()  # SIGKILL: no handler runs, job 1 is left 'running' and job 2 never starts
+    process.wait()
+    assert [summary(sweep / job).get("status") for job in JOBS] == ["completed", "running", None]
+
+    result = run_cli("train.py", "-m", f"resume={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job in JOBS:
+        assert read_rows(sweep / job) == read_rows(reference / job), f"job {job}"
+        assert summary(sweep / job)["status"] == "completed"
+    event_files = [len(list((sweep / job).glob("events.out.tfevents.*"))) for job in JOBS]
+    assert event_files == [1, 2, 1], "job 0 kept as it was, job 1 continued in its own TensorBoard run, job 2 ran"
+
+
+@pytest.mark.parametrize("sent, to_group, exit_code", [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)],
+                         ids=["sigterm-to-parent", "ctrl-c"])
+def test_parallel_sweep_stops_every_worker_cleanly_and_resumes(tiny_data_dir, tmp_path, sent, to_group, exit_code):
+    sweep = tmp_path / "sweep"
+    epochs = 40
+    process = launch(sweep, "launcher=parallel", "hydra.launcher.n_jobs=2", *tiny_overrides(tiny_data_dir),
+                     f"trainer.max_epochs={epochs}")
+    started = lambda: [job for job in JOBS if summary(sweep / job).get("status") == "running" and rows(sweep / job)]
+    wait_until(lambda: len(started()) == 2, process, "two jobs were training at once")
+    (os.killpg if to_group else os.kill)(process.pid, sent)
+    assert process.wait(timeout=30) == exit_code
+    statuses = {job: summary(sweep / job).get("status") for job in JOBS}
+    assert "running" not in statuses.values() and list(statuses.values()).count("interrupted") >= 1, statuses
+    for job in [job for job, status in statuses.items() if status == "interrupted"]:
+        assert checkpoint_config(sweep / job / "checkpoints" / "last.ckpt").trainer.max_epochs == epochs
+    deadline = time.monotonic() + 10  # loky's resource tracker ends by itself once the parent has gone
+    while live_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert live_processes(process.pid) == [], "no worker is left behind"
+
+    result = run_cli("train.py", "-m", f"resume={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job in JOBS:
+        assert summary(sweep / job)["status"] == "completed"
+        assert [int(row["epoch"]) for row in read_rows(sweep / job)] == list(range(1, epochs + 1)), f"job {job}"
