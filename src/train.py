@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from fashionlab.config import checkpoint_config, target_name
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
+from fashionlab.precision import fastest_precision  # noqa: F401  (registers the resolver the configs use)
 
 
 def tensorboard_hparams(cfg: DictConfig) -> dict:
