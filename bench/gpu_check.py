@@ -145,8 +145,9 @@ def main() -> int:
             return f"best val acc {accs[precision]:.4f}"
 
         def no_host_copies() -> str:
-            trainer = fit([f"data.data_dir={ROOT / 'data'}", "trainer.max_epochs=1", "trainer.limit_val_batches=1", *FAST, "trainer.accelerator=gpu",
-                           "+callbacks.watch._target_=bench.gpu_check.HostCopyWatch"], out / "watch")
+            trainer = fit([f"data.data_dir={ROOT / 'data'}", "trainer.max_epochs=1", "trainer.limit_val_batches=1",
+                           "trainer.accelerator=gpu", "+callbacks.watch._target_=bench.gpu_check.HostCopyWatch", *FAST],
+                          out / "watch")
             watch = next(c for c in trainer.callbacks if isinstance(c, HostCopyWatch))
             expect(all(device.startswith("cuda") for device in watch.devices.values()), f"data on {watch.devices}")
             batches = [n for n in watch.mode.copies if n >= 784]  # an image or more: a batch, or part of one

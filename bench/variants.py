@@ -1,4 +1,4 @@
-"""Pipeline A under different overrides, side by side: best_mlp's speed settings, and Adam against SGD on the small MLP."""
+"""Pipeline A under different overrides, side by side: best_mlp's speed settings; Adam against SGD on the small MLP."""
 
 import statistics
 from collections.abc import Callable
@@ -10,7 +10,7 @@ from bench.pipelines import Timing, project
 BEFORE = ("trainer.precision=32-true", "optimizer.fused=null")
 COMPILE = "+callbacks.compile._target_=bench.pipelines.CompileNet"
 RECIPE = {
-    "before: 32-true, loop": BEFORE,
+    "before: 32-true, unfused": BEFORE,
     "bf16-mixed": ("trainer.precision=bf16-mixed", "optimizer.fused=null"),
     "fused AdamW": ("trainer.precision=32-true",),
     "compiled net": (*BEFORE, COMPILE),
@@ -19,17 +19,18 @@ RECIPE = {
 }
 RECIPE_TARGET = 1.6  # "adopted" at least this many times faster per epoch than "before"
 RECIPE_EPOCHS = 100  # best_mlp's run length, for the end-to-end estimate
-# The sheet's small MLP at batch 64: the optimizers' step costs, fused (the configs' default) and torch's default loop.
+# The sheet's small MLP at batch 64: fused steps (the configs' default) and torch's default step (a loop over the
+# parameters on a CPU, foreach on a GPU).
 OPTIMIZERS = {
     "SGD, fused": ("optimizer=sgd",),
     "Adam, fused": ("optimizer=adam",),
-    "Adam, loop": ("optimizer=adam", "optimizer.fused=null"),
+    "Adam, unfused": ("optimizer=adam", "optimizer.fused=null"),
 }
 
 
 def rotated(names: list[str], rounds: int, run: Callable[[str, int], Timing]) -> dict[str, list[Timing]]:
     """Runs each name once per round, the order rotated each round (A B C, B C A, ...): a pipeline runs faster or
-    slower depending on which one ran before it in the process (allocator state), so none always follows the same one."""
+    slower depending on which one ran before it in the process (allocator state), so none always follows another."""
     timings: dict[str, list[Timing]] = {name: [] for name in names}
     for round_ in range(rounds):
         shift = round_ % len(names)
@@ -48,7 +49,7 @@ def time_recipe(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path)
         data_dir, real, 256, epochs, tmp / f"recipe-{round_}-{list(RECIPE).index(name)}", "experiment=best_mlp",
         *RECIPE[name]))
     median = medians(runs)
-    before = median["before: 32-true, loop"]
+    before = median["before: 32-true, unfused"]
     lines = [f"best_mlp (batch 256)     start-up s   1st epoch s   epoch s   val acc   speed-up   "
              f"{RECIPE_EPOCHS}-epoch run, est. min"]
     for name, t in median.items():

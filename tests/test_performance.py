@@ -1,5 +1,5 @@
-"""Speed settings that must not change results: fused optimizer steps, the precision chosen for the hardware, and
-`make gpu-check` on a machine without a GPU."""
+"""Speed settings that must not change results: fused optimizer steps, the precision chosen for the hardware, the
+class samples drawn without matplotlib, and `make gpu-check` (its no-GPU path and its host-copy recorder on a CPU)."""
 
 import pytest
 import torch
@@ -9,6 +9,7 @@ from torch.utils._python_dispatch import _get_current_dispatch_mode
 from bench import gpu_check
 from bench.gpu_check import HostCopyWatch, HostToDevice
 from conftest import ROOT
+from fashionlab.module import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
 from train import train
 
@@ -82,3 +83,14 @@ def test_host_copy_watch_follows_training_steps_and_leaves_no_mode_behind(compos
     watch = next(callback for callback in trainer.callbacks if isinstance(callback, HostCopyWatch))
     assert watch.devices == {"train": "cpu", "val": "cpu", "test": "cpu"} and watch.mode.copies == []
     assert _get_current_dispatch_mode() is None, "the watch's mode ends with its last watched step"
+
+
+def test_class_samples_grid_puts_the_first_image_of_each_class_in_its_tile():
+    images = torch.arange(12 * 28 * 28, dtype=torch.float32).reshape(12, 1, 28, 28)
+    labels = torch.tensor([3, 0, 1, 2, 4, 5, 6, 7, 8, 0, 3, 1])  # no class 9; class 0 first at index 1
+    grid = class_samples_grid(images, labels)
+    assert grid.shape == (1, 5 * 28, 2 * 28) and 0 <= grid.min() and grid.max() <= 1
+    tile = grid[0, 28:56, 0:28]  # row 1, column 0: class 2, at index 3
+    expected = images[3, 0]
+    torch.testing.assert_close(tile, (expected - expected.min()) / (expected.max() - expected.min()))
+    assert grid[0, 112:140, 28:56].eq(0).all(), "class 9 is absent: a black tile"

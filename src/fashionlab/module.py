@@ -18,9 +18,9 @@ STAGES = ("train", "val", "test")
 class SampleMean(Metric):
     """The mean of per-sample values (losses, or 1 for a correct prediction and 0 otherwise) over all updates.
 
-    torchmetrics' MeanMetric and MulticlassAccuracy give the same numbers at 25 and 54 µs per update on a CPU (input
-    checks, weights, per-class counts, several module attribute sets); this one costs about a third of that, which
-    matters at batch 64, where a whole training step takes about 1 ms.
+    torchmetrics' MeanMetric and MulticlassAccuracy give the same numbers at 25 and 47 µs per update on this CPU (input
+    checks, weights, per-class counts, several module attribute sets); this one takes 10 µs for the losses and 17 for
+    the accuracy (argmax included), which matters at batch 64, where a whole training step takes about 1 ms.
     """
 
     full_state_update = False
@@ -133,8 +133,8 @@ class Classifier(L.LightningModule):
         train = getattr(self.trainer.datamodule, "splits", {}).get("train")
         if train is not None and self.trainer.global_step == 0:
             self.logger.experiment.add_image("data/class_samples", class_samples_grid(train.images, train.labels))
-            self.logger.experiment.add_text("data/class_samples", "one training image per class, row by row: " + ", ".join(
-                f"{label} {name}" for label, name in enumerate(CLASS_NAMES)))
+            names = ", ".join(f"{label} {name}" for label, name in enumerate(CLASS_NAMES))
+            self.logger.experiment.add_text("data/class_samples", f"one training image per class, row by row: {names}")
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
