@@ -49,17 +49,17 @@ def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
     return "\n".join(lines)
 
 
-def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path) -> str:
-    tables = []
+def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path):
+    """One table per batch size, each as soon as it is measured."""
     for batch_size in TARGETS:
-        runs = rotated(list(PIPELINES), rounds, lambda name, round_: PIPELINES[name](
-            data_dir, real, batch_size, epochs, tmp / f"{batch_size}-{round_}-{name[0]}"))
-        tables.append(table(batch_size, runs))
-    return "\n\n".join(tables)
+        yield table(batch_size, rotated(list(PIPELINES), rounds, lambda name, round_: PIPELINES[name](
+            data_dir, real, batch_size, epochs, tmp / f"{batch_size}-{round_}-{name[0]}")))
 
 
-PARTS = {"pipelines": time_pipelines, "recipe": time_recipe, "optimizers": time_optimizers,
-         "sweep": lambda data_dir, real, rounds, epochs, tmp: time_sweeps(data_dir, real, tmp)}
+# Each part yields its tables: data folder, real data or not, rounds, epochs per fit, a scratch folder.
+PARTS = {"pipelines": time_pipelines,
+         "recipe": lambda *args: [time_recipe(*args)], "optimizers": lambda *args: [time_optimizers(*args)],
+         "sweep": lambda data_dir, real, rounds, epochs, tmp: [time_sweeps(data_dir, real, tmp)]}
 
 
 def main() -> None:
@@ -78,7 +78,8 @@ def main() -> None:
               f"device {device}, {torch.get_num_threads()} torch threads; medians of {args.rounds} interleaved "
               f"rounds, each a fresh {args.epochs}-epoch fit timed on its last epoch; {load()}", flush=True)
         for part in args.only:
-            print("\n" + PARTS[part](data_dir, real, args.rounds, args.epochs, Path(tmp)), flush=True)
+            for part_table in PARTS[part](data_dir, real, args.rounds, args.epochs, Path(tmp)):
+                print("\n" + part_table, flush=True)
         print(f"\nat the end: {load()}")
 
 
