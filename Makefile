@@ -8,7 +8,8 @@ DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte 
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
-.PHONY: help install data train sweep $(EXPERIMENTS) best ablation resume report samples tensorboard test bench clean distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) best ablation resume report samples tensorboard test bench gpu-check clean \
+	distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,8 +71,11 @@ tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006
 test: data ## the test suite (tiny synthetic data, plus checks on the real data)
 	$(PY) -m pytest $(ARGS)
 
-bench: $(INSTALLED) ## seconds per epoch: this project vs the tutorial pipeline vs a raw loop, and parallel sweeps
+bench: $(INSTALLED) ## seconds per epoch: project vs tutorial vs raw loop, best_mlp's speed settings, sweeps; ARGS="--only recipe"
 	$(PY) -m bench $(ARGS)
+
+gpu-check: data ## on a CUDA machine (< 5 min): GPU fits in 32-true and bf16, no host copies, eval, resume, bench
+	$(PY) -m bench.gpu_check
 
 clean: ## delete run results in outputs/ and caches; keeps .venv and data/
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,10 +1,10 @@
-"""Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size, then a 4-job sweep with and without
-`launcher=parallel`, and prints medians. Flags: --rounds, --epochs (per fit; the last one is timed)."""
+"""Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
+before issue 13 and under each change; Adam against SGD on the small MLP; then a 4-job sweep with and without
+`launcher=parallel`. Prints medians. Flags: --rounds, --epochs (per fit; the last one is timed), --only (some parts)."""
 
 import argparse
 import logging
 import os
-import statistics
 import tempfile
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import torch
 
 from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
 from bench.sweep import time_sweeps
+from bench.variants import medians, rotated, time_optimizers, time_recipe
 from fashionlab.data import IMAGE_MAGIC, LABEL_MAGIC, RELEASE, raw_dir
 
 PIPELINES = {"A project": project, "B tutorial": tutorial, "C raw loop": raw_loop, "D bare Lightning": bare_lightning}
@@ -37,8 +38,7 @@ def load() -> str:
 
 
 def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
-    median = {name: Timing(*(statistics.median(getattr(t, field) for t in timings) for field in Timing.__annotations__))
-              for name, timings in runs.items()}
+    median = medians(runs)
     lines = [f"batch {batch_size:<10} start-up s   train s   val s   epoch s   val acc"]
     lines += [f"{name:<16} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
               for name, t in median.items()]
@@ -49,10 +49,25 @@ def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
     return "\n".join(lines)
 
 
+def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path):
+    """One table per batch size, each as soon as it is measured."""
+    for batch_size in TARGETS:
+        yield table(batch_size, rotated(list(PIPELINES), rounds, lambda name, round_: PIPELINES[name](
+            data_dir, real, batch_size, epochs, tmp / f"{batch_size}-{round_}-{name[0]}")))
+
+
+# Each part yields its tables: data folder, real data or not, rounds, epochs per fit, a scratch folder.
+PARTS = {"pipelines": time_pipelines,
+         "recipe": lambda *args: [time_recipe(*args)], "optimizers": lambda *args: [time_optimizers(*args)],
+         "sweep": lambda data_dir, real, rounds, epochs, tmp: [time_sweeps(data_dir, real, tmp)]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="run only these parts, e.g. `--only recipe optimizers` (default: all)")
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # no "GPU available" banner per fit
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,18 +77,10 @@ def main() -> None:
         print(f"FashionMNIST, {'real data' if real else 'synthetic data of the same shape (data/ lacks it)'}; "
               f"device {device}, {torch.get_num_threads()} torch threads; medians of {args.rounds} interleaved "
               f"rounds, each a fresh {args.epochs}-epoch fit timed on its last epoch; {load()}", flush=True)
-        for batch_size in TARGETS:
-            runs: dict[str, list[Timing]] = {name: [] for name in PIPELINES}
-            names = list(PIPELINES)
-            for round_ in range(args.rounds):
-                # Rotated each round (A B C D, B C D A, ...): a pipeline runs faster or slower depending on which one
-                # ran before it in the process (allocator state), so no pipeline always follows the same one.
-                shift = round_ % len(names)
-                for name in names[shift:] + names[:shift]:
-                    out = Path(tmp) / f"{batch_size}-{round_}-{name[0]}"
-                    runs[name].append(PIPELINES[name](data_dir, real, batch_size, args.epochs, out))
-            print("\n" + table(batch_size, runs), flush=True)
-        print("\n" + time_sweeps(data_dir, real, Path(tmp)) + f"\nat the end: {load()}")
+        for part in args.only:
+            for part_table in PARTS[part](data_dir, real, args.rounds, args.epochs, Path(tmp)):
+                print("\n" + part_table, flush=True)
+        print(f"\nat the end: {load()}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from fashionlab.config import CheckpointError, ConfigError, checkpoint_config, target_name
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
+from fashionlab.precision import fastest_precision  # noqa: F401  (registers the resolver the configs use)
 from fashionlab.records import write_failed_summary
 from fashionlab.resume import reopen_job_folder, sweep_command
 from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted

@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, Agg): curves of chosen runs, the class-sample grid, the test confusion matrix.
 
-Figures are built as `Figure` objects, never through pyplot's global state, so a report or a training run
-can make several without leaking windows or memory.
+Figures are built as `Figure` objects, never through pyplot's global state, so a report can make several without
+leaking windows or memory.
 """
 
 import math
@@ -11,11 +11,9 @@ from typing import TYPE_CHECKING
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only: no display needed, and TensorBoard's figure rendering stays headless
+matplotlib.use("Agg")  # files only: no display needed
 
-import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -170,12 +168,3 @@ def confusion_figure(matrix: Sequence[Sequence[int]], title: str) -> Figure:
     figure.colorbar(image, ax=ax, label="test images")
     ax.set_title(title)
     return figure
-
-
-class ClassSamplesLogger(L.Callback):
-    """Puts the class-sample grid of the training split into TensorBoard (IMAGES tab) once, when a fit starts."""
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if isinstance(trainer.logger, TensorBoardLogger) and trainer.global_step == 0:
-            train = trainer.datamodule.splits["train"]
-            trainer.logger.experiment.add_figure("data/class_samples", class_samples_figure(train.images, train.labels))
