@@ -12,21 +12,10 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import checkpoint_config, target_name
+from fashionlab.config import checkpoint_config
+from fashionlab.dashboard import tensorboard_hparams
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
-
-
-def tensorboard_hparams(cfg: DictConfig) -> dict:
-    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy."""
-    return {
-        "optimizer": target_name(cfg.optimizer),
-        "lr": cfg.optimizer.lr,
-        "scheduler": target_name(cfg.scheduler.scheduler) or "none",
-        "batch_size": cfg.data.batch_size,
-        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
-        "seed": cfg.seed,
-    }
 
 
 def train(cfg: DictConfig) -> L.Trainer:

@@ -1,0 +1,52 @@
+"""Run folder names, and how tests read what TensorBoard shows of a run: its name, HPARAMS and scalars.
+
+The sweeps that these checks read are run by test_cli (SGD vs Adam) and test_report (make ablation)."""
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from conftest import ROOT
+from fashionlab.dashboard import MAX_NAME, overrides_name
+
+CORE = {"optimizer", "lr", "scheduler", "batch_size", "hidden_sizes", "seed"}
+
+
+def tensorboard_runs(logdir: Path) -> EventMultiplexer:
+    """The runs under `logdir` as `tensorboard --logdir` names them: by their folder below it."""
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    return multiplexer.Reload()
+
+
+def hparams_of(multiplexer: EventMultiplexer, run: str) -> tuple[dict, list[str]]:
+    """The run's HPARAMS values and the metrics its experiment declares, as the hparams plugin reads them."""
+    values, metrics = {}, []
+    for content in multiplexer.PluginRunToTagToContent(hparams_metadata.PLUGIN_NAME)[run].values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            values = {key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+                      for key, value in data.session_start_info.hparams.items()}
+        if data.HasField("experiment"):
+            metrics += [info.name.tag for info in data.experiment.metric_infos]
+    return values, metrics
+
+
+def test_single_run_is_named_by_its_overrides_in_a_safe_short_folder_name(tmp_path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("train", overrides=["optimizer=adam", "model.hidden_sizes=[64]", "data.data_dir=/mnt/my data"],
+                      return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    HydraConfig().set_config(cfg)
+    cfg.paths.output_dir = str(tmp_path / "run")
+    # TensorBoard's run: <run folder>/<name>, every override of a single run, no slash or space
+    assert cfg.logger.version == "optimizer=adam,model.hidden_sizes=[64],data.data_dir=_mnt_my_data"
+    long_list, other_list = ("[" + ",".join(["1024"] * 39 + [last]) + "]" for last in ("1024", "512"))
+    long, other = (overrides_name([f"model.hidden_sizes={sizes}"]) for sizes in (long_list, other_list))
+    assert len(long) == len(other) == MAX_NAME and long != other, "cut, and told apart by a hash of the whole"
