@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT, tiny_overrides
-from test_dashboard import CORE, hparams_of, tensorboard_runs
+from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
 
 def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
@@ -30,6 +30,7 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     assert [set(hparams_of(board, run)[0]) for run in runs] == [CORE | {"optimizer.momentum"}, CORE | {"optimizer.betas"}]
     assert all(hparams_of(board, run)[1] == ["val/acc_best"] for run in runs)
     assert all(len(board.Scalars(run, "lr")) == 1 for run in runs), "tag `lr` for every optimizer, once an epoch"
+    assert custom_scalars(board, runs[0]) == {"loss": {"train/loss", "val/loss"}, "accuracy": {"train/acc", "val/acc"}}
     # Lightning's cloud tips and the deprecation inside its own code are not printed to our users
     assert "💡 Tip" not in result.stdout + result.stderr and "LeafSpec" not in result.stderr
 

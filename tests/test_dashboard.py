@@ -1,13 +1,17 @@
-"""Run folder names, and how tests read what TensorBoard shows of a run: its name, HPARAMS and scalars.
+"""Run folder names, and how tests read what TensorBoard shows of a run: its name, HPARAMS, CUSTOM SCALARS, scalars.
 
 The sweeps that these checks read are run by test_cli (SGD vs Adam) and test_report (make ablation)."""
 
+import re
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+from tensorboard.util import tensor_util
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.custom_scalar import metadata as custom_scalars_metadata
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -35,6 +39,15 @@ def hparams_of(multiplexer: EventMultiplexer, run: str) -> tuple[dict, list[str]
         if data.HasField("experiment"):
             metrics += [info.name.tag for info in data.experiment.metric_infos]
     return values, metrics
+
+
+def custom_scalars(multiplexer: EventMultiplexer, run: str) -> dict[str, set[str]]:
+    """The run's scalar tags that each chart of its CUSTOM SCALARS layout draws (the layout holds regexes)."""
+    (event,) = multiplexer.Tensors(run, custom_scalars_metadata.CONFIG_SUMMARY_TAG)
+    layout = layout_pb2.Layout.FromString(tensor_util.make_ndarray(event.tensor_proto).item())
+    tags = multiplexer.GetAccumulator(run).Tags()["scalars"]
+    return {chart.title: {tag for tag in tags for pattern in chart.multiline.tag if re.search(pattern, tag)}
+            for category in layout.category for chart in category.chart}
 
 
 def test_single_run_is_named_by_its_overrides_in_a_safe_short_folder_name(tmp_path):

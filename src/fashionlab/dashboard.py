@@ -91,7 +91,7 @@ OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 class RecordVarying(Callback):
     """Hydra callback: before a sweep's first job, writes `<sweep>/varying.yaml`: the override keys whose value
-    differs across the jobs (their folder names) and the config keys that do (their HPARAMS)."""
+    differs across the jobs (their TensorBoard run names) and the config keys that do (their HPARAMS)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         jobs = [OmegaConf.to_container(job, resolve=False) for job in sweep_configs(config)]

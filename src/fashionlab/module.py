@@ -84,11 +84,12 @@ class Classifier(L.LightningModule):
         self.log("val/acc_best", self.best_val_acc.compute())
 
     def on_fit_start(self) -> None:
-        # TensorBoard's CUSTOM SCALARS tab: train and val on one chart, for loss and for accuracy.
+        # TensorBoard's CUSTOM SCALARS tab: train and val on one chart, for loss and for accuracy. The tags are
+        # regular expressions: anchored, so that val/acc does not also draw val/acc_best.
         if isinstance(self.logger, TensorBoardLogger):
             self.logger.experiment.add_custom_scalars({"train vs val": {
-                "loss": ["Multiline", ["train/loss", "val/loss"]],
-                "accuracy": ["Multiline", ["train/acc", "val/acc"]],
+                "loss": ["Multiline", ["^train/loss$", "^val/loss$"]],
+                "accuracy": ["Multiline", ["^train/acc$", "^val/acc$"]],
             }})
 
     def configure_optimizers(self):
