@@ -13,7 +13,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.config import checkpoint_config
-from fashionlab.dashboard import tensorboard_hparams
+from fashionlab.dashboard import log_hparams
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
 
@@ -34,7 +34,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
     logger = instantiate(cfg.logger)
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
-    logger.log_hyperparams(tensorboard_hparams(cfg), {"val/acc_best": 0.0})
+    log_hparams(logger, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     return trainer
 

@@ -28,17 +28,13 @@ def tensorboard_runs(logdir: Path) -> EventMultiplexer:
     return multiplexer.Reload()
 
 
-def hparams_of(multiplexer: EventMultiplexer, run: str) -> tuple[dict, list[str]]:
-    """The run's HPARAMS values and the metrics its experiment declares, as the hparams plugin reads them."""
-    values, metrics = {}, []
-    for content in multiplexer.PluginRunToTagToContent(hparams_metadata.PLUGIN_NAME)[run].values():
-        data = plugin_data_pb2.HParamsPluginData.FromString(content)
-        if data.HasField("session_start_info"):
-            values = {key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
-                      for key, value in data.session_start_info.hparams.items()}
-        if data.HasField("experiment"):
-            metrics += [info.name.tag for info in data.experiment.metric_infos]
-    return values, metrics
+def hparams_of(multiplexer: EventMultiplexer, run: str) -> dict:
+    """The run's HPARAMS values, as the hparams plugin reads them. The run writes no experiment summary: TensorBoard
+    then shows the union of every run's keys, and the runs' scalars as metrics."""
+    contents = multiplexer.PluginRunToTagToContent(hparams_metadata.PLUGIN_NAME)[run]
+    assert hparams_metadata.EXPERIMENT_TAG not in contents, "an experiment of one run would hide the others' keys"
+    start = plugin_data_pb2.HParamsPluginData.FromString(contents[hparams_metadata.SESSION_START_INFO_TAG])
+    return {key: getattr(value, value.WhichOneof("kind")) for key, value in start.session_start_info.hparams.items()}
 
 
 def custom_scalars(multiplexer: EventMultiplexer, run: str) -> dict[str, set[str]]:

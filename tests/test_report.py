@@ -248,7 +248,7 @@ def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_di
     varying = sweep_report.varying_overrides(runs)
     assert sorted(board.Runs()) == sorted(
         f"{run.name}/" + ",".join(f"{key}={run.override_values[key]}" for key in varying) for run in runs)
-    shown = {key for name in board.Runs() for key in hparams_of(board, name)[0]}
+    shown = {key for name in board.Runs() for key in hparams_of(board, name)}
     assert shown == CORE | hparams, "HPARAMS: the core knobs and every key the sweep varies"
 
 

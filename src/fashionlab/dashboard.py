@@ -16,7 +16,9 @@ from typing import Any
 
 import lightning as L
 from hydra.experimental.callback import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard.summary import hparams
 
 from fashionlab.config import sweep_configs, target_name
 
@@ -125,6 +127,18 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
     varying = read_varying(Path(cfg.paths.output_dir).parent) or {"config": []}
     values = {key: OmegaConf.select(cfg, key, default=_ABSENT) for key in varying["config"]}
     return core | {key: shown(value) for key, value in values.items() if value is not _ABSENT}
+
+
+def log_hparams(logger: TensorBoardLogger, cfg: DictConfig) -> None:
+    """Write the run's HPARAMS (tensorboard_hparams) as a session without an experiment summary of its own.
+
+    TensorBoard shows the experiment summary of one run it finds, so with one per run (what Lightning's
+    log_hyperparams writes) the keys of the other runs, such as optimizer.momentum beside optimizer.betas, are
+    missing. Without any, it builds the experiment from every run's session: the union of their keys, each run's
+    scalars as metrics (val/acc_best among them)."""
+    if isinstance(logger, TensorBoardLogger):
+        _, session_start, _ = hparams(tensorboard_hparams(cfg), {})
+        logger.experiment.file_writer.add_summary(session_start)
 
 
 class LearningRateLogger(L.Callback):
