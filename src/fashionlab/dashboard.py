@@ -116,7 +116,7 @@ def shown(value: Any) -> bool | int | float | str:
 def tensorboard_hparams(cfg: DictConfig) -> dict:
     """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy: the core ones, plus,
     for a sweep's job, every config key that varies across the sweep (the run folder's parent holds varying.yaml);
-    `–` for a key this run's config lacks (Adam has no momentum), as the parallel-coordinates view leaves out the
+    `-` for a key this run's config lacks (Adam has no momentum), as the parallel-coordinates view leaves out the
     runs that miss a value."""
     core = {
         "optimizer": target_name(cfg.optimizer),
@@ -128,7 +128,7 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
     }
     varying = read_varying(Path(cfg.paths.output_dir).parent) or {"config": []}
     values = {key: OmegaConf.select(cfg, key, default=_ABSENT) for key in varying["config"]}
-    return core | {key: "–" if value is _ABSENT else shown(value) for key, value in values.items()}
+    return core | {key: "-" if value is _ABSENT else shown(value) for key, value in values.items()}
 
 
 def log_hparams(logger: TensorBoardLogger, cfg: DictConfig) -> None:
