@@ -24,13 +24,10 @@ $(INSTALLED): pyproject.toml
 
 data: $(DATA_FILES) ## put FashionMNIST in data/ (files already there, Debian package, or download) and verify it
 
-# Tries the files in data/, Debian's gzip files, then torchvision's download; if all fail and apt-get
-# is at hand, installs Debian's dataset-fashion-mnist and tries again.
+# Tries the files in data/, Debian's gzip files, torchvision's download, then (apt-get at hand) installs Debian's
+# dataset-fashion-mnist; a line for each source it tries, `error:` only when all of them failed.
 $(DATA_FILES) &: | $(INSTALLED)
-	$(PY) -m fashionlab.data --data-dir $(DATA_DIR) || { command -v apt-get >/dev/null \
-	  && echo "Installing Debian's dataset-fashion-mnist with apt-get" \
-	  && apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist \
-	  && $(PY) -m fashionlab.data --data-dir $(DATA_DIR); }
+	$(PY) -m fashionlab.data --data-dir $(DATA_DIR) --apt-get
 
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)

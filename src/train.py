@@ -15,25 +15,14 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import CheckpointError, ConfigError, checkpoint_config, target_name
+from fashionlab.config import CheckpointError, ConfigError, checkpoint_config
+from fashionlab.dashboard import log_hparams
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
 from fashionlab.precision import fastest_precision  # noqa: F401  (registers the resolver the configs use)
 from fashionlab.records import write_failed_summary
 from fashionlab.resume import reopen_job_folder, sweep_command
 from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted
-
-
-def tensorboard_hparams(cfg: DictConfig) -> dict:
-    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy."""
-    return {
-        "optimizer": target_name(cfg.optimizer),
-        "lr": cfg.optimizer.lr,
-        "scheduler": target_name(cfg.scheduler.scheduler) or "none",
-        "batch_size": cfg.data.batch_size,
-        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
-        "seed": cfg.seed,
-    }
 
 
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
@@ -53,7 +42,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
     except Exception as error:
         write_failed_summary(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task), error)
         raise
-    logger.log_hyperparams(tensorboard_hparams(cfg), {"val/acc_best": 0.0})
+    log_hparams(logger, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT, tiny_overrides
+from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
 
 def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
@@ -21,6 +22,17 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     assert [s["status"] for s in summaries] == ["completed", "completed"]
     assert [s["overrides"][0] for s in summaries] == ["optimizer=sgd", "optimizer=adam"]
     assert all(len((sweep / job / "metrics.csv").read_text().splitlines()) == 2 for job in ("0", "1"))
+    # TensorBoard: runs named by what varies across the sweep (not by the overrides every job shares), HPARAMS with
+    # what the optimizer presets vary, and one lr tag for both optimizers
+    board = tensorboard_runs(tmp_path)
+    runs = ["sweep/0/optimizer=sgd", "sweep/1/optimizer=adam"]
+    assert sorted(board.Runs()) == sorted(runs)
+    sgd, adam = (hparams_of(board, run) for run in runs)
+    assert set(sgd) == set(adam) == CORE | {"optimizer.momentum", "optimizer.betas"}
+    assert (sgd["optimizer.momentum"], sgd["optimizer.betas"], adam["optimizer.momentum"]) == (0, "-", "-")
+    assert all("val/acc_best" in board.GetAccumulator(run).Tags()["scalars"] for run in runs), "HPARAMS' metric"
+    assert all(len(board.Scalars(run, "lr")) == 1 for run in runs), "tag `lr` for every optimizer, once an epoch"
+    assert custom_scalars(board, runs[0]) == {"loss": {"train/loss", "val/loss"}, "accuracy": {"train/acc", "val/acc"}}
     # Lightning's cloud tips and the deprecation inside its own code are not printed to our users
     assert "💡 Tip" not in result.stdout + result.stderr and "LeafSpec" not in result.stderr
 

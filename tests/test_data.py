@@ -61,12 +61,16 @@ def test_val_and_test_loaders_keep_order(tiny_data_dir):
         assert torch.equal(labels, dm.splits[split].labels)
 
 
-def test_debian_gzip_files_are_decompressed_into_data_dir(tmp_path, monkeypatch):
+def test_debian_gzip_files_are_decompressed_into_data_dir(tmp_path, monkeypatch, caplog):
     debian = tmp_path / "debian"
     write_tiny_dataset(debian, compress=True)
     monkeypatch.setattr(data, "DEBIAN_DIR", debian)
+    caplog.set_level("INFO", logger="fashionlab.data")
     dm = datamodule(tmp_path / "data")
-    assert (tmp_path / "data" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    assert (raw / "train-images-idx3-ubyte").is_file()
+    assert caplog.messages == [f"FashionMNIST is not in {raw}: trying Debian's gzip files in {debian}/",
+                               f"Decompressed Debian's files into {raw}"], "progress lines, no error"
     assert len(dm.splits["test"]) == TINY_TEST
 
 

@@ -10,12 +10,13 @@ from joblib import cpu_count
 
 from conftest import ROOT, tiny_overrides
 from fashionlab.config import checkpoint_config
+from fashionlab.dashboard import events_folder
 from test_cli import run_cli
 
 
 def job_pid(job: Path) -> int:
     """The process that ran the job, as TensorBoard writes it into the event file's name (...<host>.<pid>.<n>)."""
-    (events,) = job.glob("events.out.tfevents.*")
+    (events,) = events_folder(job).glob("events.out.tfevents.*")
     return int(events.name.split(".")[-2])
 
 

@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import ROOT, tiny_overrides
 from fashionlab.config import ConfigError, check
+from fashionlab.dashboard import events_folder
 from test_cli import run_cli
 from train import train
 
@@ -150,7 +151,7 @@ def test_interrupt_leaves_checkpoint_logs_and_status(tiny_data_dir, tmp_path, se
     (recorder_state,) = [state for key, state in checkpoint["callbacks"].items() if key.startswith("RunRecorder")]
     assert summary["epochs_run"] - 1 <= checkpoint["epoch"] + 1 <= summary["epochs_run"]
     assert len(recorder_state["rows"]) == checkpoint["epoch"] + 1 and "state_dict" in checkpoint
-    events = EventAccumulator(str(run)).Reload()
+    events = EventAccumulator(str(events_folder(run))).Reload()
     assert len(events.Scalars("val/acc")) >= 2
 
 
@@ -172,7 +173,7 @@ def test_killed_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tiny_dat
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == epochs
     assert summary["overrides"] == [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}"]
-    steps = {event.step for event in EventAccumulator(str(run)).Reload().Scalars("val/acc")}
+    steps = {event.step for event in EventAccumulator(str(events_folder(run))).Reload().Scalars("val/acc")}
     assert len(steps) == epochs, "the same TensorBoard run holds every epoch"
 
 

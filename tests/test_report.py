@@ -18,7 +18,9 @@ from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import class_samples_figure, sweep_figure
 from fashionlab.records import METRIC_COLUMNS
 from report import main as report_main
+from fashionlab.dashboard import events_folder
 from test_cli import run_cli
+from test_dashboard import CORE, hparams_of, tensorboard_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -90,6 +92,8 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
 
     runs = table(markdown, "All runs")
     assert sorted(row[0] for row in runs) == [str(job) for job in range(7)]
+    assert {row[0]: row[1] for row in runs}["2"] == "optimizer=adam optimizer.lr=0.0003", "named by what varies"
+    assert "Overrides of every run: `data.batch_size=250`" in markdown
     assert {row[0]: row[-1] for row in runs if row[-1] != "completed"} == {
         "4": "diverged", "5": "failed", "6": "no summary.json"}
     best_accs = [float(row[2]) for row in runs if row[2] != "–"]
@@ -113,7 +117,7 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
 
     # Training itself never evaluated the test set, and logged the class samples to TensorBoard once.
     for job in "0123":
-        tags = EventAccumulator(str(sweep / job), size_guidance={"images": 0}).Reload().Tags()
+        tags = EventAccumulator(str(events_folder(sweep / job)), size_guidance={"images": 0}).Reload().Tags()
         assert not any(tag.startswith("test/") for tag in tags["scalars"])
         assert tags["images"] == ["data/class_samples"]
 
@@ -218,14 +222,21 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
 
 
 
-@pytest.mark.parametrize("overrides, jobs, groups", [
-    (["experiment=optimizers"], 18, ["optimizer"]),
-    (["experiment=grid_search"], 12, ["optimizer"]),
-    (["experiment=best_mlp", "ablation=glob(*)", "seed=0"], 10, ["ablation"]),  # make ablation
+ABLATED = {"data.augment_flip", "data.augment_shift", "model.dropout", "model.norm", "module.label_smoothing",
+           "module.tta", "scheduler.interval", "scheduler.scheduler.warmup_fraction"}
+
+
+@pytest.mark.parametrize("overrides, jobs, groups, hparams", [
+    (["experiment=optimizers"], 18, ["optimizer"],
+     {"optimizer.momentum", "optimizer.betas", "optimizer.weight_decay", "optimizer.alpha"}),
+    (["experiment=grid_search"], 12, ["optimizer"], {"optimizer.momentum", "optimizer.betas"}),
+    (["experiment=best_mlp", "ablation=glob(*)", "seed=0"], 10, ["ablation"], ABLATED),  # make ablation
 ])
 def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, overrides, jobs,
-                                                                    groups):
-    """Every job of the experiment's own grid, each cut to one batch of training and of validation."""
+                                                                    groups, hparams):
+    """Every job of the experiment's own grid, each cut to one batch of training and of validation; TensorBoard
+    names each run by its job and the overrides that vary, and HPARAMS show, besides the core knobs, every config
+    key the grid varies (`hparams`), its presets applied."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, *overrides, "+trainer.limit_train_batches=1",
                        "+trainer.limit_val_batches=1")
     printed, markdown, runs = report_of(sweep, capsys)
@@ -233,6 +244,12 @@ def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_di
     assert len(table(markdown, "All runs")) == jobs
     assert printed["groups"] == groups and (sweep / "test_metrics.json").is_file()
     assert "seed_summary" not in printed, "runs that differ in more than their seed are no replicates"
+    board = tensorboard_runs(sweep)
+    varying = sweep_report.varying_overrides(runs)
+    assert sorted(board.Runs()) == sorted(
+        f"{run.name}/" + ",".join(f"{key}={run.override_values[key]}" for key in varying) for run in runs)
+    shown = {key for name in board.Runs() for key in hparams_of(board, name)}
+    assert shown == CORE | hparams, "HPARAMS: the core knobs and every key the sweep varies"
 
 
 def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(tiny_data_dir, tmp_path, capsys):

@@ -68,7 +68,7 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
     for job in JOBS:
         assert read_rows(sweep / job) == read_rows(reference / job), f"job {job}"
         assert summary(sweep / job)["status"] == "completed"
-    event_files = [len(list((sweep / job).glob("events.out.tfevents.*"))) for job in JOBS]
+    event_files = [len(list((sweep / job).rglob("events.out.tfevents.*"))) for job in JOBS]
     assert event_files == [1, 2, 1], "job 0 kept as it was, job 1 continued in its own TensorBoard run, job 2 ran"
 
 

@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from fashionlab.dashboard import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.module import Classifier
 from fashionlab.records import METRIC_COLUMNS
@@ -40,7 +41,7 @@ def test_fit_writes_metrics_summary_checkpoints_and_tensorboard(compose_train):
 
     assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
 
-    events = EventAccumulator(str(run)).Reload()
+    events = EventAccumulator(str(events_folder(run))).Reload()
     scalars = events.Tags()["scalars"]
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= set(scalars)
     assert [e.value for e in events.Scalars("val/acc")] == pytest.approx([row["val_acc"] for row in rows])
@@ -91,7 +92,7 @@ def test_best_checkpoint_reloads_and_evaluates_the_test_set(compose_train):
 def test_per_step_schedule_spans_the_whole_run(compose_train, scheduler):
     cfg = compose_train("trainer.max_epochs=3", "optimizer.lr=0.1", f"scheduler={scheduler}")
     trainer = train(cfg)
-    lrs = [e.value for e in EventAccumulator(cfg.paths.output_dir).Reload().Scalars("lr-SGD")]
+    lrs = [e.value for e in EventAccumulator(str(events_folder(Path(cfg.paths.output_dir)))).Reload().Scalars("lr")]
     assert len(lrs) == trainer.global_step == trainer.estimated_stepping_batches, "logged at every step"
     peak = lrs.index(max(lrs))
     assert 0 < peak < len(lrs) - 1 and max(lrs) == pytest.approx(0.1, rel=0.01)

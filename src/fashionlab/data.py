@@ -3,7 +3,9 @@
 import argparse
 import gzip
 import hashlib
+import logging
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +35,7 @@ HOW_TO_GET = (
     "or let torchvision download them (needs internet); `make data` tries all three"
 )
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+log = logging.getLogger(__name__)
 
 
 class DataError(RuntimeError):
@@ -44,31 +47,51 @@ def raw_dir(data_dir: str | Path) -> Path:
     return Path(data_dir) / "FashionMNIST" / "raw"
 
 
-def fetch(data_dir: str | Path) -> Path:
-    """Make the four raw files exist in data_dir: already there, else Debian's gzip files, else torchvision's download."""
+def fetch(data_dir: str | Path, apt_get: bool = False) -> Path:
+    """Make the four raw files exist in data_dir, trying in turn: already there, Debian's gzip files, torchvision's
+    download and, with `apt_get` (`make data`), installing Debian's package. Each source tried is a progress line
+    (logging, INFO); DataError, naming every failure, only when all of them failed."""
     raw = raw_dir(data_dir)
     if all((raw / name).is_file() for name in RELEASE):
         return raw
-    if all((DEBIAN_DIR / f"{name}.gz").is_file() for name in RELEASE):
-        try:
-            raw.mkdir(parents=True, exist_ok=True)
-            for name in RELEASE:
-                partial = raw / f"{name}.partial"
-                with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(partial, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                partial.rename(raw / name)
-        except OSError as error:
-            raise DataError(f"data_dir={data_dir}: cannot write the data into {raw} ({error.strerror}); "
-                            "pass a data_dir that is a folder you can write to") from None
+    log.info(f"FashionMNIST is not in {raw}: trying Debian's gzip files in {DEBIAN_DIR}/")
+    if copy_debian_files(raw):
         return raw
+    failures = [f"no Debian files in {DEBIAN_DIR}/"]
+    log.info("They are not there: downloading with torchvision (needs internet)")
     try:
         from torchvision.datasets import FashionMNIST
 
         FashionMNIST(str(data_dir), download=True)
+        return raw
     except Exception as error:  # torchvision raises RuntimeError or URLError subclasses
-        raise DataError(f"FashionMNIST not found in {raw} and the download failed ({error}); "
-                        + HOW_TO_GET.format(raw=raw)) from None
-    return raw
+        failures.append(f"the download failed ({' '.join(str(error).split())})")
+    if apt_get and shutil.which("apt-get"):
+        log.info(f"{failures[-1].capitalize()}: installing Debian's dataset-fashion-mnist with apt-get")
+        installed = all(subprocess.run(["apt-get", *command, "-qq"]).returncode == 0
+                        for command in (["update"], ["install", "-y", "dataset-fashion-mnist"]))
+        if installed and copy_debian_files(raw):
+            return raw
+        failures.append("apt-get install dataset-fashion-mnist failed")
+    raise DataError(f"FashionMNIST not found in {raw}: {'; '.join(failures)}; " + HOW_TO_GET.format(raw=raw))
+
+
+def copy_debian_files(raw: Path) -> bool:
+    """Decompress Debian's gzip files into `raw`, each through a partial file; False if they are not all there."""
+    if not all((DEBIAN_DIR / f"{name}.gz").is_file() for name in RELEASE):
+        return False
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        for name in RELEASE:
+            partial = raw / f"{name}.partial"
+            with gzip.open(DEBIAN_DIR / f"{name}.gz") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.rename(raw / name)
+    except OSError as error:
+        raise DataError(f"cannot write the data into {raw} ({error.strerror}); "
+                        "pass a data_dir that is a folder you can write to") from None
+    log.info(f"Decompressed Debian's files into {raw}")
+    return True
 
 
 def read_idx(path: Path, verify_checksum: bool) -> torch.Tensor:
@@ -227,12 +250,16 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
 
 def main() -> None:
-    """`python -m fashionlab.data`: fetch and verify the data, as `make data` does; exit 1 with one line if impossible."""
+    """`python -m fashionlab.data`: fetch and verify the data, as `make data` does, saying which source it tries;
+    exit 1 with one `error:` line if every source failed."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--apt-get", action="store_true",
+                        help="as a last resort, install Debian's dataset-fashion-mnist with apt-get (make data)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        raw = fetch(args.data_dir)
+        raw = fetch(args.data_dir, args.apt_get)
         for split in ("train", "t10k"):
             load_split(raw, split, verify_checksum=True)
     except DataError as error:

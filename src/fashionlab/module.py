@@ -123,10 +123,11 @@ class Classifier(L.LightningModule):
     def on_fit_start(self) -> None:
         if not isinstance(self.logger, TensorBoardLogger):
             return
-        # TensorBoard's CUSTOM SCALARS tab: train and val on one chart, for loss and for accuracy.
+        # TensorBoard's CUSTOM SCALARS tab: train and val on one chart, for loss and for accuracy. The tags are
+        # regular expressions: anchored, so that val/acc does not also draw val/acc_best.
         self.logger.experiment.add_custom_scalars({"train vs val": {
-            "loss": ["Multiline", ["train/loss", "val/loss"]],
-            "accuracy": ["Multiline", ["train/acc", "val/acc"]],
+            "loss": ["Multiline", ["^train/loss$", "^val/loss$"]],
+            "accuracy": ["Multiline", ["^train/acc$", "^val/acc$"]],
         }})
         # IMAGES tab, once per run (not again when resumed): one training image per class, named in the TEXT tab.
         # Here rather than in a callback of its own: Lightning calls every callback at every step.

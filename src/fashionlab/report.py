@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fashionlab.config import target_name
+from fashionlab.dashboard import events_folder, override_values, varying_keys
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import X_AXES, class_samples_figure, confusion_figure, curves_figure, save, sweep_figure
@@ -85,8 +86,7 @@ class Run:
 
     @property
     def override_values(self) -> dict[str, str]:
-        """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`."""
-        return dict(override.lstrip("+").split("=", 1) for override in self.overrides if "=" in override)
+        return override_values(self.overrides)
 
     @property
     def label(self) -> str:
@@ -144,10 +144,11 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
 
 
 def read_lr(path: Path) -> tuple[list[int], list[float]]:
-    """The learning rate at each step LearningRateMonitor logged it (TensorBoard tag `lr-<Optimizer>`), all points
-    (size_guidance 0: no sampling); empty if the run logged none."""
-    events = EventAccumulator(str(path), size_guidance={"scalars": 0}).Reload()
-    tags = sorted(tag for tag in events.Tags()["scalars"] if tag.startswith("lr-"))
+    """The learning rate at each step it was logged (TensorBoard tag `lr`, `lr/pg1` for several parameter groups;
+    `lr-<Optimizer>` in runs from before fashionlab.dashboard.LearningRateLogger), all points (size_guidance 0: no
+    sampling); empty if the run logged none."""
+    events = EventAccumulator(str(events_folder(path)), size_guidance={"scalars": 0}).Reload()
+    tags = sorted(tag for tag in events.Tags()["scalars"] if tag == "lr" or tag.startswith(("lr/", "lr-")))
     points = events.Scalars(tags[0]) if tags else []
     return [point.step for point in points], [point.value for point in points]
 
@@ -173,9 +174,7 @@ def load_run(path: Path) -> Run:
 
 def varying_overrides(runs: list[Run]) -> list[str]:
     """The override keys whose value differs between runs, in command-line order."""
-    values = [run.override_values for run in runs]
-    return [key for key in dict.fromkeys(key for value in values for key in value)
-            if len({value.get(key) for value in values}) > 1]
+    return varying_keys([run.override_values for run in runs])
 
 
 def assign_groups(runs: list[Run]) -> list[str]:
@@ -337,11 +336,14 @@ def seconds(value: float | None) -> str:
 
 
 def runs_table(runs: list[Run]) -> list[str]:
-    lines = ["| job | overrides | best val acc | epoch of best | final train acc | final val loss | wall time | status |",
+    """Every run by what tells it apart (Run.label), after the overrides all runs share."""
+    varying = set(varying_overrides(runs))
+    common = [f"`{o}`" for o in runs[0].overrides if o.lstrip("+").split("=", 1)[0] not in varying]
+    lines = [f"Overrides of every run: {' '.join(common) or '(none)'}.", "",
+             "| job | run | best val acc | epoch of best | final train acc | final val loss | wall time | status |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for run in runs:
-        overrides = " ".join(f"`{o}`" for o in run.overrides) or "(defaults)"
-        lines.append(f"| {run.name} | {overrides} | {fmt(run.best_val_acc)} | {epoch_text(run.best_epoch)} | "
+        lines.append(f"| {run.name} | {run.label} | {fmt(run.best_val_acc)} | {epoch_text(run.best_epoch)} | "
                      f"{fmt(run.final('train_acc'))} | {fmt(run.final('val_loss'))} | {seconds(run.wall_seconds)} | "
                      f"{run.status} |")
     return lines

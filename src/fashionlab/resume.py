@@ -66,6 +66,6 @@ def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
     if summary is not None and summary.get("status") in FINISHED:
         return EarlierRun(summary, None)
     for stale in [output_dir / "checkpoints", output_dir / "metrics.csv", summary_path,
-                  *output_dir.glob("events.out.tfevents.*")]:
+                  *output_dir.rglob("events.out.tfevents.*")]:  # in the TensorBoard run subfolder
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     return EarlierRun(None, None)
