@@ -8,7 +8,7 @@ DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte 
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
-.PHONY: help install data train sweep $(EXPERIMENTS) best ablation report samples tensorboard test bench clean distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) search best ablation report samples tensorboard test bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,7 @@ gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall
 lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
 grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
+search: ## Exercise 1.3 beyond the grid: an Optuna search that prunes, half the grid's epochs, then the report; SWEEP=<dir> continues one
 best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 32 min on 2 cores)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
 
@@ -51,6 +52,12 @@ ablation: SWEEP_OVERRIDES = experiment=best_mlp 'ablation=glob(*)' seed=0 traine
 sweep $(EXPERIMENTS) best ablation: data
 	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
 	$(PY) src/train.py -m $(SWEEP_OVERRIDES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
+	$(PY) src/report.py $$dir && exit $$status
+
+# A search continues its study when given its sweep folder again (docs/search.md).
+search: data
+	dir=$${SWEEP:-outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N)}; \
+	$(PY) src/train.py -m experiment=search hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) src/report.py $$dir && exit $$status
 
 report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<time> (default: newest)
