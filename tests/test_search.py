@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from conftest import tiny_overrides
 from fashionlab.report import write_report
+from hydra_plugins.fashionlab_search.search_sweeper import SearchSpaceError, parse_search_space
 from test_cli import run_cli
 
 # Adam at lr 0.01 learns the tiny data within an epoch; at 1e-7 it stays at its initial accuracy: forced behind.
@@ -32,7 +33,7 @@ def study_trials(sweep) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="search", storage=storage).trials
 
 
-def test_search_prunes_a_trial_behind_records_it_and_continues_from_its_journal(tiny_data_dir, tmp_path):
+def test_search_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
     result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=4", *FORCED)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -53,12 +54,24 @@ def test_search_prunes_a_trial_behind_records_it_and_continues_from_its_journal(
     assert report["selected"] in {"0", "1", "2"}, "a pruned trial is never selected"
     assert (sweep / "search_progress.png").is_file() and "## Search" in (sweep / "report.md").read_text()
 
-    before = {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)}
-    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=5", *FORCED)  # the same command, one trial more
+
+@pytest.mark.slow
+def test_the_same_command_on_the_same_sweep_folder_continues_the_study(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=2", *FORCED).returncode == 0
+    before = {n: (sweep / str(n) / "summary.json").read_text() for n in range(2)}
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=3", *FORCED)  # the budget is the total
     assert result.returncode == 0, result.stderr[-3000:]
-    assert [t.number for t in study_trials(sweep)] == [0, 1, 2, 3, 4]
-    assert {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)} == before, "no trial runs twice"
-    assert summary(sweep / "4")["status"] in {"completed", "pruned"}
+    assert [t.number for t in study_trials(sweep)] == [0, 1, 2]
+    assert {n: (sweep / str(n) / "summary.json").read_text() for n in range(2)} == before, "no trial runs twice"
+    assert summary(sweep / "2")["status"] == "completed"
+    assert sorted(path.name for path in sweep.iterdir() if path.name.isdigit()) == ["0", "1", "2"]
+
+
+def test_bad_search_space_syntax_is_one_line_naming_the_override():
+    with pytest.raises(SearchSpaceError) as error:
+        parse_search_space(["optimizer=choice(sgd,adam)", "optimizer.lr=interval(1e-4"])
+    assert str(error.value) == "search space: optimizer.lr=interval(1e-4: no viable alternative at input 'interval(1e-4'"
 
 
 def write_search_config(tmp_path, params: str):
@@ -70,22 +83,14 @@ def write_search_config(tmp_path, params: str):
     return [f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "hparams_search=mine"]
 
 
-def test_bad_search_space_syntax_gets_one_line_before_any_trial(tiny_data_dir, tmp_path):
-    sweep = tmp_path / "sweep"
-    result = search(tiny_data_dir, sweep, *write_search_config(tmp_path, "optimizer.lr: interval(1e-4"))
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        "error: search space: optimizer.lr=interval(1e-4: no viable alternative at input 'interval(1e-4'"]
-    assert not sweep.exists()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("param, message", [
+    ("optimizer.lr: interval(1e-4", "error: search space: optimizer.lr=interval(1e-4: no viable alternative at input"),
     ("model.dropout: interval(0, 1.5)", "error: search space: model.dropout can be 1.5: model.dropout=1.5: not allowed"),
     ("optimizer: choice(sgd, adamm)", "error: search space: optimizer can be adamm: In 'train': Could not find"),
     ("optimizer.lr: tag(log, interval(0, 1))", "error: search space: optimizer.lr=tag(log, interval(0, 1)): `low > 0`"),
 ])
-def test_a_search_space_value_no_trial_could_run_with_gets_one_line(tiny_data_dir, tmp_path, param, message):
+def test_a_bad_search_space_gets_one_line_and_no_trial_runs(tiny_data_dir, tmp_path, param, message):
     sweep = tmp_path / "sweep"
     result = search(tiny_data_dir, sweep, *write_search_config(tmp_path, param))
     assert result.returncode != 0

@@ -1,8 +1,8 @@
 """`hydra/sweeper=search`: Optuna asks for trials, Hydra's launcher runs them as ordinary jobs, Optuna is told the results.
 
 The search space is Hydra's override grammar (`hydra.sweeper.params` and sweep overrides on the command line):
-`choice(a, b)` and `a,b` are categorical, `range(1, 9, 2)` integers in steps, `interval(0, 0.5)` uniform floats (or
-integers when both ends are), `tag(log, interval(1e-4, 1))` log-uniform. Plain overrides go to every trial unchanged.
+`choice(a, b)` and `a,b` are categorical, `range(1, 9, 2)` integers in steps, `interval(0, 0.5)` uniform floats,
+`tag(log, interval(1e-4, 1))` and `tag(log, range(16, 1025))` log-uniform. Plain overrides go to every trial unchanged.
 
 The study lives in a journal file (default: `<sweep dir>/optuna.journal`) that every process can reach, whatever the
 launcher. Each trial gets `++search.storage`, `++search.study` and `++search.trial` overrides, so the job can report
@@ -59,16 +59,14 @@ class SearchSpaceError(ValueError):
 def distribution(override: Override) -> BaseDistribution:
     """The Optuna distribution of one sweep override."""
     sweep, tags = override.value(), override.value().tags
-    if isinstance(sweep, IntervalSweep):
-        ints = isinstance(sweep.start, int) and isinstance(sweep.end, int)
-        kind = IntDistribution if ints else FloatDistribution
-        return kind(sweep.start, sweep.end, log="log" in tags)
-    if isinstance(sweep, RangeSweep) and not sweep.shuffle and "log" not in tags:
+    if isinstance(sweep, IntervalSweep):  # Hydra reads both ends as floats
+        return FloatDistribution(sweep.start, sweep.end, log="log" in tags)
+    if isinstance(sweep, RangeSweep) and not sweep.shuffle:
         values = list(override.sweep_iterator())
-        if all(isinstance(value, int) for value in values):
-            return IntDistribution(values[0], values[-1], step=sweep.step)
+        if values and all(isinstance(value, int) for value in values):
+            return IntDistribution(values[0], values[-1], step=sweep.step, log="log" in tags)
     if "log" in tags:
-        raise SearchSpaceError("tag(log, ...) needs an interval")
+        raise SearchSpaceError("tag(log, ...) needs an interval or an integer range")
     return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
 
 
