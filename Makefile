@@ -39,7 +39,7 @@ gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall
 lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
 grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
-search: ## Exercise 1.3 beyond the grid: an Optuna search that prunes, half the grid's epochs, then the report; SWEEP=<dir> continues one
+search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
 best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 32 min on 2 cores)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
 

@@ -71,7 +71,8 @@ def test_the_same_command_on_the_same_sweep_folder_continues_the_study(tiny_data
 def test_bad_search_space_syntax_is_one_line_naming_the_override():
     with pytest.raises(SearchSpaceError) as error:
         parse_search_space(["optimizer=choice(sgd,adam)", "optimizer.lr=interval(1e-4"])
-    assert str(error.value) == "search space: optimizer.lr=interval(1e-4: no viable alternative at input 'interval(1e-4'"
+    assert str(error.value) == ("search space: optimizer.lr=interval(1e-4: "
+                                "no viable alternative at input 'interval(1e-4'")
 
 
 def write_search_config(tmp_path, params: str):
@@ -86,7 +87,7 @@ def write_search_config(tmp_path, params: str):
 @pytest.mark.slow
 @pytest.mark.parametrize("param, message", [
     ("optimizer.lr: interval(1e-4", "error: search space: optimizer.lr=interval(1e-4: no viable alternative at input"),
-    ("model.dropout: interval(0, 1.5)", "error: search space: model.dropout can be 1.5: model.dropout=1.5: not allowed"),
+    ("model.dropout: interval(0, 1.5)", "error: search space: model.dropout can be 1.5: model.dropout=1.5: not"),
     ("optimizer: choice(sgd, adamm)", "error: search space: optimizer can be adamm: In 'train': Could not find"),
     ("optimizer.lr: tag(log, interval(0, 1))", "error: search space: optimizer.lr=tag(log, interval(0, 1)): `low > 0`"),
 ])

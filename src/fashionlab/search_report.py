@@ -33,7 +33,7 @@ def progress_figure(trials: list[FrozenTrial]) -> Figure:
     figure = Figure(figsize=(7, 4))
     ax = figure.subplots()
     for state, style in ((TrialState.COMPLETE, dict(marker="o", color="tab:blue", label="completed")),
-                         (TrialState.PRUNED, dict(marker="x", color="tab:red", label="pruned (best before it stopped)"))):
+                         (TrialState.PRUNED, dict(marker="x", color="tab:red", label="pruned (its best so far)"))):
         shown = [trial for trial in trials if trial.state == state]
         ax.scatter([t.number for t in shown], [best_reported(t) for t in shown], **style)
     running, best = [], None
@@ -71,8 +71,8 @@ def search_section(sweep: Path) -> list[str]:
     stops = ", ".join(str(trial.last_step) for trial in pruned) or "none"
     lines = ["", "## Search", "",
              f"{len(trials)} trials of study `{study.study_name}`: {len(completed)} completed, {len(pruned)} pruned "
-             f"(after epoch {stops}). They trained {epochs} epochs in all, against {len(trials) * full} had each run as "
-             f"long as the longest ({full}). Pruned trials are never selected.", "",
+             f"(after epoch {stops}). They trained {epochs} epochs in all, against {len(trials) * full} had each "
+             f"run as long as the longest ({full}). Pruned trials are never selected.", "",
              "![search progress](search_progress.png)"]
     save(progress_figure(trials), sweep / "search_progress.png")
     try:
@@ -80,6 +80,6 @@ def search_section(sweep: Path) -> list[str]:
     except (RuntimeError, ValueError) as error:  # too few completed trials to tell
         return lines + ["", f"Parameter importances: not computed ({error})."]
     save(importance_figure(importances), sweep / "search_importances.png")
-    return lines + ["", "Parameter importances over the completed trials: "
+    return lines + ["", f"Parameter importances over the {len(completed)} completed trials: "
                     + ", ".join(f"`{name}` {value:.2f}" for name, value in importances.items()) + ".", "",
                     "![parameter importances](search_importances.png)"]

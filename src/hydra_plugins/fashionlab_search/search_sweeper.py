@@ -1,4 +1,4 @@
-"""`hydra/sweeper=search`: Optuna asks for trials, Hydra's launcher runs them as ordinary jobs, Optuna is told the results.
+"""`hydra/sweeper=search`: Optuna asks for trials, Hydra's launcher runs them as ordinary jobs, Optuna learns results.
 
 The search space is Hydra's override grammar (`hydra.sweeper.params` and sweep overrides on the command line):
 `choice(a, b)` and `a,b` are categorical, `range(1, 9, 2)` integers in steps, `interval(0, 0.5)` uniform floats,
