@@ -50,22 +50,21 @@ def test_search_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_p
     assert (pruned["status"], pruned["pruned_epoch"], pruned["epochs_run"]) == ("pruned", 1, 1)
     assert len((sweep / "3" / "metrics.csv").read_text().splitlines()) == 2  # header and the one epoch it trained
 
-    report = write_report(sweep)
-    assert report["selected"] in {"0", "1", "2"}, "a pruned trial is never selected"
-    assert (sweep / "search_progress.png").is_file() and "## Search" in (sweep / "report.md").read_text()
-
 
 @pytest.mark.slow
-def test_the_same_command_on_the_same_sweep_folder_continues_the_study(tiny_data_dir, tmp_path):
+def test_the_same_command_continues_the_study_and_the_report_never_selects_a_pruned_trial(tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    assert search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=2", *FORCED).returncode == 0
-    before = {n: (sweep / str(n) / "summary.json").read_text() for n in range(2)}
-    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=3", *FORCED)  # the budget is the total
+    assert search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=4", *FORCED).returncode == 0
+    before = {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)}
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=5", *FORCED)  # the budget is the total
     assert result.returncode == 0, result.stderr[-3000:]
-    assert [t.number for t in study_trials(sweep)] == [0, 1, 2]
-    assert {n: (sweep / str(n) / "summary.json").read_text() for n in range(2)} == before, "no trial runs twice"
-    assert summary(sweep / "2")["status"] == "completed"
-    assert sorted(path.name for path in sweep.iterdir() if path.name.isdigit()) == ["0", "1", "2"]
+    assert [t.number for t in study_trials(sweep)] == [0, 1, 2, 3, 4]
+    assert {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)} == before, "no trial runs twice"
+    assert sorted(path.name for path in sweep.iterdir() if path.name.isdigit()) == ["0", "1", "2", "3", "4"]
+
+    report = write_report(sweep)
+    assert summary(sweep / "3")["status"] == "pruned" and report["selected"] != "3"
+    assert (sweep / "search_progress.png").is_file() and "## Search" in (sweep / "report.md").read_text()
 
 
 def test_bad_search_space_syntax_is_one_line_naming_the_override():
