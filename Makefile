@@ -8,8 +8,8 @@ DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte 
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
-.PHONY: help install data train sweep $(EXPERIMENTS) best ablation resume report samples tensorboard test bench gpu-check clean \
-	distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) search best ablation resume report samples tensorboard test bench \
+	gpu-check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,7 @@ gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall
 lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
 grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
+search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
 best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 32 min on 2 cores)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
 
@@ -55,6 +56,12 @@ resume: data ## continue a stopped or lost sweep in its folder, then its report:
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }
 	$(PY) src/train.py -m resume=$(SWEEP); status=$$?; \
 	if [ -f "$(SWEEP)/multirun.yaml" ]; then $(PY) src/report.py $(SWEEP) || exit $$?; fi; exit $$status
+
+# A search continues its study when given its sweep folder again (docs/search.md).
+search: data
+	dir=$${SWEEP:-outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N)}; \
+	$(PY) src/train.py -m experiment=search hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
+	$(PY) src/report.py $$dir && exit $$status
 
 report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<time> (default: newest)
 	$(PY) src/report.py $(SWEEP)

@@ -159,7 +159,7 @@ def sweep_configs(config: DictConfig):
 class CheckConfig(Callback):
     """Hydra callback: a bad value ends the command with one line, before a run folder is made.
 
-    For a sweep every job's config is checked before the first job starts.
+    For a grid sweep every job's config is checked before the first job starts.
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -175,7 +175,8 @@ class CheckConfig(Callback):
                 sys.exit(f"error: {error}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check_or_exit(sweep_configs(config))
+        basic = config.hydra.sweeper._target_.endswith(".BasicSweeper")  # a search checks the configs it draws itself
+        self._check_or_exit(sweep_configs(config) if basic else [config])
 
     @staticmethod
     def _check_or_exit(configs) -> None:

@@ -15,7 +15,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 # step: parameter updates so far. val_loss and val_acc are nan for an epoch cut short before its validation.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
 LOGGED_AS = {"train_loss": "train/loss", "train_acc": "train/acc", "val_loss": "val/loss", "val_acc": "val/acc"}
-# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM) or failed.
+# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM), failed,
+# or pruned (stopped by a hyperparameter search, fashionlab.pruning).
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -113,6 +114,10 @@ class RunRecorder(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.summary["status"] == "running":
             self._save_summary(status="completed")
+
+    def record_pruned(self, epoch: int) -> None:
+        """A search stops this run after `epoch`: its trial is behind the others (fashionlab.pruning)."""
+        self._save_summary(status="pruned", pruned_epoch=epoch)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         for logger in trainer.loggers:

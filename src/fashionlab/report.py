@@ -24,6 +24,7 @@ from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import X_AXES, class_samples_figure, confusion_figure, curves_figure, save, sweep_figure
 from fashionlab.records import METRIC_COLUMNS, write_json
+from fashionlab.search_report import search_section
 
 SWEEPS_ROOT = Path("outputs/multirun")
 # Verdict thresholds (stated in the report).
@@ -456,6 +457,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
                   "![every run](sweep_curves.png)"]
         if set(x_axes) - {"epoch"}:
             lines += ["", "Speed over the completed epochs:", "", *speed_table(drawn)]
+    lines += search_section(sweep)  # a search adds its study's progress and parameter importances
     write_samples(sweep / "class_samples.png", data_dir or runs[0].config.data.data_dir)
     lines += ["", "## All runs, by best validation accuracy", "", *runs_table(runs), "",
               "## Over- and underfitting", "", *fitting_table(runs), "", THRESHOLDS, "",

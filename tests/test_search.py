@@ -1,0 +1,112 @@
+"""The Optuna search (hydra/sweeper=search, hparams_search=mlp): trials are job folders, pruned trials are recorded
+`pruned`, the study continues from its journal, a bad search space is refused with one line before any trial."""
+
+import json
+
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import tiny_overrides
+from fashionlab.report import write_report
+from hydra_plugins.fashionlab_search.search_sweeper import SearchSpaceError, parse_search_space
+from test_cli import run_cli
+
+# Adam at lr 0.01 learns the tiny data within an epoch; at 1e-7 it stays at its initial accuracy: forced behind.
+# With this seed the sampler's random start draws the good rate for trials 0-2 and the hopeless one for trial 3.
+FORCED = ["hydra.sweeper.params=null", "optimizer=adam", "optimizer.lr=choice(0.01,1e-7)",
+          "hydra.sweeper.sampler.seed=2", "callbacks.pruning.pruner.n_startup_trials=1",
+          "callbacks.pruning.pruner.n_warmup_steps=0"]
+
+
+def search(data_dir, sweep, *overrides):
+    return run_cli("train.py", "-m", "hparams_search=mlp", *tiny_overrides(data_dir), "trainer.max_epochs=2",
+                   f"hydra.sweep.dir={sweep}", *overrides)
+
+
+def summary(job) -> dict:
+    return json.loads((job / "summary.json").read_text())
+
+
+def study_trials(sweep) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(sweep / "optuna.journal")))
+    return optuna.load_study(study_name="search", storage=storage).trials
+
+
+def test_search_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=4", *FORCED)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = study_trials(sweep)
+    assert [t.params["optimizer.lr"] for t in trials] == [0.01, 0.01, 0.01, 1e-7]
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
+    for trial in trials:  # job folder N is trial N, a complete run folder trained with the trial's parameters
+        job = sweep / str(trial.number)
+        assert f"++search.trial={trial.number}" in OmegaConf.load(job / ".hydra" / "overrides.yaml")
+        assert OmegaConf.load(job / ".hydra" / "config.yaml").optimizer.lr == trial.params["optimizer.lr"]
+        assert (job / "checkpoints" / "last.ckpt").is_file() and list(job.glob("events.out.tfevents.*"))
+    assert [summary(sweep / str(n))["status"] for n in range(3)] == ["completed"] * 3
+    pruned = summary(sweep / "3")
+    assert (pruned["status"], pruned["pruned_epoch"], pruned["epochs_run"]) == ("pruned", 1, 1)
+    assert len((sweep / "3" / "metrics.csv").read_text().splitlines()) == 2  # header and the one epoch it trained
+
+
+@pytest.mark.slow
+def test_the_same_command_continues_the_study_and_the_report_never_selects_a_pruned_trial(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=4", *FORCED).returncode == 0
+    before = {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)}
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=5", *FORCED)  # the budget is the total
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [t.number for t in study_trials(sweep)] == [0, 1, 2, 3, 4]
+    assert {n: (sweep / str(n) / "summary.json").read_text() for n in range(4)} == before, "no trial runs twice"
+    assert sorted(path.name for path in sweep.iterdir() if path.name.isdigit()) == ["0", "1", "2", "3", "4"]
+
+    report = write_report(sweep)
+    assert summary(sweep / "3")["status"] == "pruned" and report["selected"] != "3"
+    assert (sweep / "search_progress.png").is_file() and "## Search" in (sweep / "report.md").read_text()
+
+
+def test_bad_search_space_syntax_is_one_line_naming_the_override():
+    with pytest.raises(SearchSpaceError) as error:
+        parse_search_space(["optimizer=choice(sgd,adam)", "optimizer.lr=interval(1e-4"])
+    assert str(error.value) == ("search space: optimizer.lr=interval(1e-4: "
+                                "no viable alternative at input 'interval(1e-4'")
+
+
+def write_search_config(tmp_path, params: str):
+    """A hparams_search option of the user's own, beside the project's configs (hydra.searchpath)."""
+    folder = tmp_path / "conf" / "hparams_search"
+    folder.mkdir(parents=True)
+    (folder / "mine.yaml").write_text("# @package _global_\ndefaults:\n  - mlp\nhydra:\n  sweeper:\n"
+                                      f"    params:\n      {params}\n")
+    return [f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "hparams_search=mine"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("param, message", [
+    ("optimizer.lr: interval(1e-4", "error: search space: optimizer.lr=interval(1e-4: no viable alternative at input"),
+    ("model.dropout: interval(0, 1.5)", "error: search space: model.dropout can be 1.5: model.dropout=1.5: not"),
+    ("optimizer: choice(sgd, adamm)", "error: search space: optimizer can be adamm: In 'train': Could not find"),
+    ("optimizer.lr: tag(log, interval(0, 1))", "error: search space: optimizer.lr=tag(log, interval(0, 1)): `low > 0`"),
+])
+def test_a_bad_search_space_gets_one_line_and_no_trial_runs(tiny_data_dir, tmp_path, param, message):
+    sweep = tmp_path / "sweep"
+    result = search(tiny_data_dir, sweep, *write_search_config(tmp_path, param))
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(message)
+    assert not sweep.exists()
+
+
+@pytest.mark.slow
+def test_the_search_preset_runs_its_trials_side_by_side_under_the_parallel_launcher(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("train.py", "-m", "experiment=search", "launcher=parallel", "hydra.launcher.n_jobs=2",
+                     "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4", *tiny_overrides(tiny_data_dir),
+                     "trainer.max_epochs=3", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = study_trials(sweep)
+    assert len(trials) == 4 and all(t.state.name in {"COMPLETE", "PRUNED"} for t in trials)
+    assert [summary(sweep / str(t.number))["status"] for t in trials] == [
+        "completed" if t.state.name == "COMPLETE" else "pruned" for t in trials]
