@@ -29,6 +29,7 @@ UNSAFE = re.compile(r"[^\w.=,+\-\[\]]")  # anything else (/, :, spaces, quotes, 
 CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler.scheduler._target_",
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
 _ABSENT = object()
+NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
 
 
 def override_values(overrides: list[str]) -> dict[str, str]:
@@ -52,10 +53,11 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 def varying_config_keys(configs: list[dict]) -> list[str]:
     """The config keys (leaves, before interpolation) that differ across the jobs' configs (as containers, without
     Hydra's settings), after experiment and ablation presets are applied; without `_partial_` flags, the core knobs
-    (CORE_KEYS) and keys that are null wherever they exist (a scheduler node that only `scheduler=none` has)."""
+    (CORE_KEYS), how an optimizer computes its step (`fused`, `foreach`: the same step, faster) and keys that are
+    null wherever they exist (a scheduler node that only `scheduler=none` has)."""
     records = [flatten(config) for config in configs]
     covered = set(CORE_KEYS.values())
-    return [key for key in varying_keys(records) if not key.endswith("._partial_") and key not in covered
+    return [key for key in varying_keys(records) if not key.endswith(NOT_HYPERPARAMETERS) and key not in covered
             and any(record.get(key) is not None for record in records)]
 
 
