@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import ROOT, tiny_overrides
 from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs

@@ -1,15 +1,13 @@
-"""Sweeps through the launcher group: launcher=parallel (joblib, local processes) and launcher=slurm (submitit)."""
+"""Sweeps through the launcher group: launcher=slurm (submitit). launcher=parallel, which runs jobs in worker processes
+with a share of the cores each, is tested with stopping and resuming, in test_sweep_recovery.py."""
 
 import json
-import os
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from joblib import cpu_count
 
 from conftest import ROOT, tiny_overrides
-from fashionlab.config import checkpoint_config
 from fashionlab.dashboard import events_folder
 from test_cli import run_cli
 
@@ -23,20 +21,6 @@ def job_pid(job: Path) -> int:
 def assert_completed(sweep: Path, jobs: int) -> None:
     summaries = [json.loads((sweep / str(job) / "summary.json").read_text()) for job in range(jobs)]
     assert [s["status"] for s in summaries] == ["completed"] * jobs
-
-
-def test_parallel_launcher_runs_jobs_in_worker_processes_with_a_share_of_the_cores(tiny_data_dir, tmp_path, monkeypatch):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    sweep = tmp_path / "sweep"
-    # The resolved config, stored in each checkpoint, records the thread limit each worker saw.
-    result = run_cli("train.py", "-m", "launcher=parallel", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam",
-                     "+omp_threads=${oc.env:OMP_NUM_THREADS,unset}", *tiny_overrides(tiny_data_dir),
-                     f"hydra.sweep.dir={sweep}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert_completed(sweep, 2)
-    assert os.getpid() not in {job_pid(sweep / job) for job in ("0", "1")}
-    configs = [checkpoint_config(sweep / job / "checkpoints" / "last.ckpt") for job in ("0", "1")]
-    assert [c.omp_threads for c in configs] == [str(max(cpu_count() // 2, 1))] * 2
 
 
 def test_slurm_launcher_sets_the_cluster_keys_and_submits_through_submitit(tiny_data_dir, tmp_path):

@@ -147,34 +147,12 @@ def test_interrupt_leaves_checkpoint_logs_and_status(tiny_data_dir, tmp_path, se
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs_run"] >= 2
     # last.ckpt is a whole checkpoint of a completed epoch; it may lag metrics.csv by the epoch being saved.
-    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     (recorder_state,) = [state for key, state in checkpoint["callbacks"].items() if key.startswith("RunRecorder")]
     assert summary["epochs_run"] - 1 <= checkpoint["epoch"] + 1 <= summary["epochs_run"]
     assert len(recorder_state["rows"]) == checkpoint["epoch"] + 1 and "state_dict" in checkpoint
     events = EventAccumulator(str(events_folder(run))).Reload()
     assert len(events.Scalars("val/acc")) >= 2
-
-
-def test_killed_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tiny_data_dir, tmp_path):
-    epochs = 15
-    reference = tmp_path / "reference"
-    assert start_run(tiny_data_dir, reference, epochs).wait(timeout=300) == 0
-
-    run = tmp_path / "run"
-    process = start_run(tiny_data_dir, run, epochs)
-    wait_for_epochs(run, 3, process)
-    process.kill()
-    process.wait()
-    assert json.loads((run / "summary.json").read_text())["status"] == "running"  # SIGKILL leaves no trace
-
-    result = run_cli("train.py", f"resume={run}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert read_rows(run) == read_rows(reference), "one continuous metrics.csv, identical to the uninterrupted run"
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["epochs_run"] == epochs
-    assert summary["overrides"] == [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}"]
-    steps = {event.step for event in EventAccumulator(str(events_folder(run))).Reload().Scalars("val/acc")}
-    assert len(steps) == epochs, "the same TensorBoard run holds every epoch"
 
 
 def test_same_config_and_seed_give_identical_metrics_on_cpu(compose_train, tmp_path):

@@ -229,7 +229,9 @@ ABLATED = {"data.augment_flip", "data.augment_shift", "model.dropout", "model.no
 @pytest.mark.parametrize("overrides, jobs, groups, hparams", [
     (["experiment=optimizers"], 18, ["optimizer"],
      {"optimizer.momentum", "optimizer.betas", "optimizer.weight_decay", "optimizer.alpha"}),
-    (["experiment=grid_search"], 12, ["optimizer"], {"optimizer.momentum", "optimizer.betas"}),
+    # the same machinery as the optimizers grid, over batch sizes too: kept out of the default run for time
+    pytest.param(["experiment=grid_search"], 12, ["optimizer"], {"optimizer.momentum", "optimizer.betas"},
+                 marks=pytest.mark.slow),
     (["experiment=best_mlp", "ablation=glob(*)", "seed=0"], 10, ["ablation"], ABLATED),  # make ablation
 ])
 def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, overrides, jobs,

@@ -10,10 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from joblib import cpu_count
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, tiny_overrides
 from fashionlab.config import checkpoint_config
+from fashionlab.dashboard import events_folder
 from test_cli import run_cli
+from test_launchers import job_pid
 from test_reliability import read_rows
 
 JOBS = "012"
@@ -63,16 +67,23 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
     process.wait()
     assert [summary(sweep / job).get("status") for job in JOBS] == ["completed", "running", None]
 
-    result = run_cli("train.py", "-m", f"resume={sweep}")
+    result = run_cli("train.py", f"resume={sweep / '1'}")  # one run continued on its own, with its stored config
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_rows(sweep / "1") == read_rows(reference / "1"), "one continuous metrics.csv, as if never stopped"
+    steps = {event.step for event in EventAccumulator(str(events_folder(sweep / "1"))).Reload().Scalars("val/acc")}
+    assert len(steps) == 6, "the same TensorBoard run holds every epoch"
+
+    result = run_cli("train.py", "-m", f"resume={sweep}")  # the rest of the sweep: job 2 never started
     assert result.returncode == 0, result.stderr[-3000:]
     for job in JOBS:
         assert read_rows(sweep / job) == read_rows(reference / job), f"job {job}"
         assert summary(sweep / job)["status"] == "completed"
+        assert summary(sweep / job)["overrides"] == summary(reference / job)["overrides"]
     event_files = [len(list((sweep / job).rglob("events.out.tfevents.*"))) for job in JOBS]
     assert event_files == [1, 2, 1], "job 0 kept as it was, job 1 continued in its own TensorBoard run, job 2 ran"
 
 
-PARALLEL = ("launcher=parallel", "hydra.launcher.n_jobs=2")
+PARALLEL = ("launcher=parallel", "hydra.launcher.n_jobs=2", "+omp_threads=${oc.env:OMP_NUM_THREADS,unset}")
 SUBMITIT = ("launcher=slurm", "hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=0")
 
 
@@ -83,8 +94,9 @@ SUBMITIT = ("launcher=slurm", "hydra/launcher=submitit_local", "hydra.launcher.g
     pytest.param(SUBMITIT, signal.SIGTERM, False, 143, id="slurm-submitit_local-sigterm-to-parent",
                  marks=pytest.mark.slow),
 ])
-def test_sweep_in_worker_processes_stops_every_worker_cleanly_and_resumes(tiny_data_dir, tmp_path, launcher, sent,
-                                                                           to_group, exit_code):
+def test_sweep_in_worker_processes_stops_every_worker_cleanly_and_resumes(tiny_data_dir, tmp_path, monkeypatch,
+                                                                           launcher, sent, to_group, exit_code):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     sweep = tmp_path / "sweep"
     epochs = 40
     process = launch(sweep, *launcher, *tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}")
@@ -101,9 +113,15 @@ def test_sweep_in_worker_processes_stops_every_worker_cleanly_and_resumes(tiny_d
     while live_processes(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert live_processes(process.pid) == [], "no worker is left behind"
+    if sent == signal.SIGINT:
+        return  # resuming is the same after either signal; the SIGTERM case checks it
 
     result = run_cli("train.py", "-m", f"resume={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     for job in JOBS:
         assert summary(sweep / job)["status"] == "completed"
         assert [int(row["epoch"]) for row in read_rows(sweep / job)] == list(range(1, epochs + 1)), f"job {job}"
+        assert job_pid(sweep / job) != process.pid, "jobs run in worker processes, not in the sweep's parent"
+    if launcher == PARALLEL:  # each of the n_jobs workers gets its share of the cores (loky sets the thread limit)
+        threads = {checkpoint_config(sweep / job / "checkpoints" / "last.ckpt").omp_threads for job in JOBS}
+        assert threads == {str(max(cpu_count() // 2, 1))}
