@@ -28,9 +28,10 @@ def sweep_command(argv: list[str]) -> list[str]:
     if others:
         raise ConfigError(f"-m resume={folder} takes no other overrides ({' '.join(others)}): "
                           "a sweep continues with its own")
-    recorded = OmegaConf.load(folder / "multirun.yaml").hydra.overrides
-    hydra_overrides = [arg for arg in recorded.hydra if not arg.startswith(("hydra.sweep.dir=", "hydra.mode="))]
-    return [argv[0], "-m", *recorded.task, *hydra_overrides, f"hydra.sweep.dir={folder}"]
+    # As typed: an override holding an interpolation (`+threads=${oc.env:OMP_NUM_THREADS}`) must not be resolved here.
+    recorded = OmegaConf.to_container(OmegaConf.load(folder / "multirun.yaml").hydra.overrides, resolve=False)
+    hydra_overrides = [arg for arg in recorded["hydra"] if not arg.startswith(("hydra.sweep.dir=", "hydra.mode="))]
+    return [argv[0], "-m", *recorded["task"], *hydra_overrides, f"hydra.sweep.dir={folder}"]
 
 
 @dataclass
