@@ -144,6 +144,12 @@ def check(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={shown}: not allowed, must be {description}")
 
 
+def is_grid(config: DictConfig) -> bool:
+    """Whether the sweep is Hydra's basic sweeper, a grid whose jobs `sweep_configs` can list beforehand (a search
+    draws its jobs as it goes and checks them itself)."""
+    return config.hydra.sweeper._target_.endswith(".BasicSweeper")
+
+
 def sweep_configs(config: DictConfig):
     """Each job config of a basic-sweeper multirun (`a=1,2 b=x,y` gives four), composed as Hydra will compose it."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -175,8 +181,7 @@ class CheckConfig(Callback):
                 sys.exit(f"error: {error}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        basic = config.hydra.sweeper._target_.endswith(".BasicSweeper")  # a search checks the configs it draws itself
-        self._check_or_exit(sweep_configs(config) if basic else [config])
+        self._check_or_exit(sweep_configs(config) if is_grid(config) else [config])
 
     @staticmethod
     def _check_or_exit(configs) -> None:

@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
 
-from fashionlab.config import sweep_configs, target_name
+from fashionlab.config import is_grid, sweep_configs, target_name
 
 VARYING_FILE = "varying.yaml"
 MAX_NAME = 96  # characters of a run name; longer ones are cut and end in a hash of the whole
@@ -98,6 +98,8 @@ class RecordVarying(Callback):
     differs across the jobs (their TensorBoard run names) and the config keys that do (their HPARAMS)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not is_grid(config):
+            return  # a search's trials are drawn as it goes: each is named by all of its overrides
         jobs = [OmegaConf.to_container(job, resolve=False) for job in sweep_configs(config)]
         with_overrides = [override_values(job.pop("hydra")["overrides"]["task"]) for job in jobs]
         sweep_dir = Path(config.hydra.sweep.dir)
