@@ -4,18 +4,12 @@ with a share of the cores each, is tested with stopping and resuming, in test_sw
 import json
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from conftest import ROOT, tiny_overrides
-from fashionlab.dashboard import events_folder
 from test_cli import run_cli
-
-
-def job_pid(job: Path) -> int:
-    """The process that ran the job, as TensorBoard writes it into the event file's name (...<host>.<pid>.<n>)."""
-    (events,) = events_folder(job).glob("events.out.tfevents.*")
-    return int(events.name.split(".")[-2])
 
 
 def assert_completed(sweep: Path, jobs: int) -> None:
@@ -23,7 +17,7 @@ def assert_completed(sweep: Path, jobs: int) -> None:
     assert [s["status"] for s in summaries] == ["completed"] * jobs
 
 
-def test_slurm_launcher_sets_the_cluster_keys_and_submits_through_submitit(tiny_data_dir, tmp_path):
+def test_slurm_launcher_sets_the_cluster_keys():
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose("train", overrides=["launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
@@ -31,7 +25,10 @@ def test_slurm_launcher_sets_the_cluster_keys_and_submits_through_submitit(tiny_
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min) == ("gpu", 1, 60)
-    # The same config with submitit's local executor in place of Slurm: jobs are submitted, run and collected.
+
+
+@pytest.mark.slow  # submitit's jobs are processes of their own: about 13 s on 2 cores
+def test_slurm_launcher_config_submits_runs_and_collects_jobs_through_submitit_local(tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli("train.py", "-m", "launcher=slurm", "hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=0",
                      "optimizer=sgd,adam", *tiny_overrides(tiny_data_dir), f"hydra.sweep.dir={sweep}")
