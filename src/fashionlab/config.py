@@ -162,6 +162,14 @@ def sweep_configs(config: DictConfig):
         yield loader.load_sweep_config(config, list(job_overrides))
 
 
+def _checkpoint_or_exit(path: str | Path) -> None:
+    """A checkpoint this lab cannot open safely ends the command with one line, before anything is written."""
+    try:
+        checkpoint_config(path)
+    except CheckpointError as error:
+        sys.exit(f"error: {error}")
+
+
 class CheckConfig(Callback):
     """Hydra callback: a bad value ends the command with one line, before a run folder is made.
 
@@ -175,10 +183,7 @@ class CheckConfig(Callback):
                      "a run continues with its own config")
         self._check_or_exit([config])
         if config.resume:
-            try:
-                checkpoint_config(Path(config.resume, "checkpoints", "last.ckpt"))
-            except CheckpointError as error:
-                sys.exit(f"error: {error}")
+            _checkpoint_or_exit(Path(config.resume, "checkpoints", "last.ckpt"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check_or_exit(sweep_configs(config) if is_grid(config) else [config])
@@ -199,7 +204,4 @@ class CheckCheckpoint(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         if OmegaConf.is_missing(config, "ckpt_path"):
             sys.exit("error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt")
-        try:
-            checkpoint_config(config.ckpt_path)
-        except CheckpointError as error:
-            sys.exit(f"error: {error}")
+        _checkpoint_or_exit(config.ckpt_path)
