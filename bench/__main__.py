@@ -1,6 +1,7 @@
 """Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
 before issue 13 and under each change; Adam against SGD on the small MLP; then a 4-job sweep with and without
-`launcher=parallel`. Prints medians. Flags: --rounds, --epochs (per fit; the last one is timed), --only (some parts)."""
+`launcher=parallel`. Every timed fit runs in a process of its own. Prints medians. Flags: --rounds, --epochs (per
+fit; the epochs after the first are timed, their mean), --only (some parts)."""
 
 import argparse
 import logging
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from bench.own_process import in_own_process
 from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
 from bench.sweep import time_sweeps
 from bench.variants import medians, rotated, time_optimizers, time_recipe
@@ -52,8 +54,8 @@ def table(batch_size: int, runs: dict[str, list[Timing]]) -> str:
 def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path):
     """One table per batch size, each as soon as it is measured."""
     for batch_size in TARGETS:
-        yield table(batch_size, rotated(list(PIPELINES), rounds, lambda name, round_: PIPELINES[name](
-            data_dir, real, batch_size, epochs, tmp / f"{batch_size}-{round_}-{name[0]}")))
+        yield table(batch_size, rotated(list(PIPELINES), rounds, lambda name, round_: in_own_process(
+            PIPELINES[name], data_dir, real, batch_size, epochs, tmp / f"{batch_size}-{round_}-{name[0]}")))
 
 
 # Each part yields its tables: data folder, real data or not, rounds, epochs per fit, a scratch folder.
@@ -65,7 +67,7 @@ PARTS = {"pipelines": time_pipelines,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
                         help="run only these parts, e.g. `--only recipe optimizers` (default: all)")
     args = parser.parse_args()
@@ -76,7 +78,8 @@ def main() -> None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         print(f"FashionMNIST, {'real data' if real else 'synthetic data of the same shape (data/ lacks it)'}; "
               f"device {device}, {torch.get_num_threads()} torch threads; medians of {args.rounds} interleaved "
-              f"rounds, each a fresh {args.epochs}-epoch fit timed on its last epoch; {load()}", flush=True)
+              f"rounds, each a {args.epochs}-epoch fit in a process of its own, timed on the mean of its epochs after "
+              f"the first; {load()}", flush=True)
         for part in args.only:
             for part_table in PARTS[part](data_dir, real, args.rounds, args.epochs, Path(tmp)):
                 print("\n" + part_table, flush=True)

@@ -24,7 +24,7 @@ from bench.pipelines import ROOT, fit
 FAST = ["trainer.enable_progress_bar=false"]
 MIN_VAL_ACC = 0.80  # two epochs of either network reach about 0.85
 BF16_TOLERANCE = 0.015  # bf16-mixed against 32-true, same seed, after 2 epochs of best_mlp
-BENCH = ["--rounds", "1", "--only", "pipelines", "recipe", "optimizers"]
+BENCH = ["--rounds", "1", "--epochs", "2", "--only", "pipelines", "recipe", "optimizers"]
 
 
 class CheckFailed(AssertionError):

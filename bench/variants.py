@@ -4,6 +4,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.own_process import in_own_process
 from bench.pipelines import Timing, project
 
 # best_mlp (batch 256, 1.87M parameters) under the settings before issue 13 and under each change alone.
@@ -29,8 +30,8 @@ OPTIMIZERS = {
 
 
 def rotated(names: list[str], rounds: int, run: Callable[[str, int], Timing]) -> dict[str, list[Timing]]:
-    """Runs each name once per round, the order rotated each round (A B C, B C A, ...): a pipeline runs faster or
-    slower depending on which one ran before it in the process (allocator state), so none always follows another."""
+    """Runs each name once per round, the order rotated each round (A B C, B C A, ...), so that none always runs
+    right after another: this machine's speed drifts from minute to minute."""
     timings: dict[str, list[Timing]] = {name: [] for name in names}
     for round_ in range(rounds):
         shift = round_ % len(names)
@@ -45,9 +46,9 @@ def medians(runs: dict[str, list[Timing]]) -> dict[str, Timing]:
 
 
 def time_recipe(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path) -> str:
-    runs = rotated(list(RECIPE), rounds, lambda name, round_: project(
-        data_dir, real, 256, epochs, tmp / f"recipe-{round_}-{list(RECIPE).index(name)}", "experiment=best_mlp",
-        *RECIPE[name]))
+    runs = rotated(list(RECIPE), rounds, lambda name, round_: in_own_process(
+        project, data_dir, real, 256, epochs, tmp / f"recipe-{round_}-{list(RECIPE).index(name)}",
+        "experiment=best_mlp", *RECIPE[name]))
     median = medians(runs)
     before = median["before: 32-true, unfused"]
     lines = [f"best_mlp (batch 256)     start-up s   1st epoch s   epoch s   val acc   speed-up   "
@@ -62,8 +63,9 @@ def time_recipe(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path)
 
 
 def time_optimizers(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Path) -> str:
-    runs = rotated(list(OPTIMIZERS), rounds, lambda name, round_: project(
-        data_dir, real, 64, epochs, tmp / f"optimizers-{round_}-{list(OPTIMIZERS).index(name)}", *OPTIMIZERS[name]))
+    runs = rotated(list(OPTIMIZERS), rounds, lambda name, round_: in_own_process(
+        project, data_dir, real, 64, epochs, tmp / f"optimizers-{round_}-{list(OPTIMIZERS).index(name)}",
+        *OPTIMIZERS[name]))
     lines = ["small MLP (batch 64)     start-up s   train s   val s   epoch s   val acc"]
     lines += [f"{name:<24} {t.startup:10.2f} {t.train:9.3f} {t.val:7.3f} {t.epoch:9.3f} {t.val_acc:9.3f}"
               for name, t in medians(runs).items()]

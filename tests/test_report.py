@@ -198,11 +198,12 @@ def test_lr_schedules_report_draws_the_lr_of_every_step_beside_val_loss(tiny_dat
 def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_data_dir, tmp_path, capsys):
     """SGD and SGD with momentum are both torch.optim.SGD: the groups come from the overrides, not the class."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=optimizers", "optimizer=sgd,momentum",
-                       "optimizer.lr=0.01,0.1", "data.batch_size=100")
+                       "optimizer.lr=0.01,0.123456789", "data.batch_size=100")
     printed, markdown, runs = report_of(sweep, capsys)
     assert printed["groups"] == ["optimizer"]
     assert {run.group: run.optimizer for run in runs} == {"optimizer=sgd": "SGD", "optimizer=momentum": "SGD"}
-    assert sorted(run.setting for run in runs) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1"] * 2
+    # a long number (one a search draws) shows 4 significant digits, a short one as typed
+    assert sorted(run.setting for run in runs) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1235"] * 2
 
     best = sweep_report.best_per(runs, lambda run: run.group)
     for group, run in best.items():

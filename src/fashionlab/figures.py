@@ -29,6 +29,7 @@ X_AXES = {"epoch": "epoch (passes over the training set)", "elapsed_s": "wall-cl
 LOG_SPAN = 100  # an x axis whose values span more than this factor is drawn on a log scale
 NEAR_TOP = 0.10  # the y axes show the best point of each run whose best val acc is this close to the top run's
 PANELS_PER_ROW = 3
+LEGEND_INCHES_PER_CHARACTER = 0.065  # at fontsize "small": a legend entry's width, so that it never squeezes the axes
 # Tell the runs of one group (one color) apart: 12 runs before a pair of line style and marker repeats.
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "v", "D", "P")
@@ -76,7 +77,8 @@ def sweep_figure(runs: Sequence["Run"], highlighted: set[str], x_axes: Sequence[
     differences that matter; the legend gives every run's best val acc."""
     lr_column = ["lr"] if lrs is not None else []
     mosaic = [[f"loss {axis}" for axis in x_axes] + lr_column, [f"acc {axis}" for axis in x_axes] + lr_column]
-    figure = Figure(figsize=(5 * len(mosaic[0]) + 6, 7.5), layout="constrained")
+    legend_width = max(6.0, LEGEND_INCHES_PER_CHARACTER * max(len(run.label) + 35 for run in runs))
+    figure = Figure(figsize=(5 * len(mosaic[0]) + legend_width, 7.5), layout="constrained")
     axes = figure.subplot_mosaic(mosaic)
     groups = list(dict.fromkeys(run.group for run in runs))
     palette = matplotlib.colormaps["tab10" if len(groups) <= 10 else "tab20"]

@@ -174,8 +174,17 @@ def load_run(path: Path) -> Run:
 
 
 def varying_overrides(runs: list[Run]) -> list[str]:
-    """The override keys whose value differs between runs, in command-line order."""
-    return varying_keys([run.override_values for run in runs])
+    """The override keys whose value differs between runs, in command-line order; not a search's `search.*`, which
+    tell each trial its study (the job folder's name is its trial number)."""
+    return [key for key in varying_keys([run.override_values for run in runs]) if not key.startswith("search.")]
+
+
+def readable(value: str) -> str:
+    """An override's value as a label shows it: a number drawn by a search to 4 significant digits (0.004979)."""
+    try:
+        return f"{float(value):.4g}" if len(value) > 8 and any(c in value for c in ".e") else value
+    except ValueError:
+        return value
 
 
 def assign_groups(runs: list[Run]) -> list[str]:
@@ -187,7 +196,7 @@ def assign_groups(runs: list[Run]) -> list[str]:
     for run in runs:
         value = run.override_values
         run.group = " ".join(f"{key}={value.get(key, '–')}" for key in keys)
-        run.setting = " ".join(f"{key}={value.get(key, '–')}" for key in varying if key not in keys)
+        run.setting = " ".join(f"{key}={readable(value.get(key, '–'))}" for key in varying if key not in keys)
     return keys
 
 
