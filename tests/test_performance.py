@@ -1,5 +1,6 @@
 """Speed settings that must not change results: fused optimizer steps, the precision chosen for the hardware, the
-class samples drawn without matplotlib, and `make gpu-check` (its no-GPU path and its host-copy recorder on a CPU)."""
+class samples drawn without matplotlib, and `make gpu-check` (its no-GPU path and its host-copy recorder on a CPU);
+what `make bench` counts as a fit's steady epoch."""
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from bench import gpu_check
 from bench.gpu_check import HostCopyWatch, HostToDevice
+from bench.pipelines import timing
 from conftest import ROOT
 from fashionlab.module import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
@@ -94,3 +96,13 @@ def test_class_samples_grid_puts_the_first_image_of_each_class_in_its_tile():
     expected = images[3, 0]
     torch.testing.assert_close(tile, (expected - expected.min()) / (expected.max() - expected.min()))
     assert grid[0, 112:140, 28:56].eq(0).all(), "class 9 is absent: a black tile"
+
+
+@pytest.mark.parametrize("epoch_starts, val_seconds, expected", [
+    # epochs of 3, 2 and 3 s: the steady ones (2 and 3 s) are averaged, their mean validation (0.3 s) taken apart
+    ([1.0, 4.0, 6.0], [0.5, 0.2, 0.4], (1.0, 3.0, 2.2, 0.3)),
+    ([1.0], [0.5], (1.0, 2.0, 1.5, 0.5)),  # a 1-epoch fit: its only epoch is the timed one
+])
+def test_bench_times_the_mean_of_the_epochs_after_the_first(epoch_starts, val_seconds, expected):
+    measured = timing(0.0, epoch_starts, val_seconds, end=9.0 if len(epoch_starts) > 1 else 3.0, val_acc=0.8)
+    assert (measured.startup, measured.first, measured.train, measured.val) == pytest.approx(expected)
