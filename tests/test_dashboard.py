@@ -59,3 +59,7 @@ def test_single_run_is_named_by_its_overrides_in_a_safe_short_folder_name(tmp_pa
     long_list, other_list = ("[" + ",".join(["1024"] * 39 + [last]) + "]" for last in ("1024", "512"))
     long, other = (overrides_name([f"model.hidden_sizes={sizes}"]) for sizes in (long_list, other_list))
     assert len(long) == len(other) == MAX_NAME and long != other, "cut, and told apart by a hash of the whole"
+    # a search trial: the values it drew, shortened, without the sweeper's search.* bookkeeping
+    trial = ["optimizer=adam", "optimizer.lr=0.004978958595293973", "model.dropout=0.1",
+             "++search.storage='/tmp/sweep/optuna.journal'", "++search.study=search", "++search.trial=9"]
+    assert overrides_name(trial) == "optimizer=adam,optimizer.lr=0.004979,model.dropout=0.1"

@@ -30,11 +30,23 @@ CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
 _ABSENT = object()
 NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
+SWEEPER_KEYS = ("search.",)  # `++search.storage`, `.study`, `.trial`: hydra/sweeper=search's bookkeeping
 
 
 def override_values(overrides: list[str]) -> dict[str, str]:
-    """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`."""
-    return dict(override.lstrip("+").split("=", 1) for override in overrides if "=" in override)
+    """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`. Without the ones a sweeper adds
+    to tell a job its study (SWEEPER_KEYS): they tell no run apart (a search's job folder is its trial number)."""
+    pairs = (override.lstrip("+").split("=", 1) for override in overrides if "=" in override)
+    return {key: value for key, value in pairs if not key.startswith(SWEEPER_KEYS)}
+
+
+def readable(value: str) -> str:
+    """An override's value as a run name or label shows it: a long number (one a search draws) to 4 significant
+    digits, 0.004979 for 0.004978958595293973; anything else as typed."""
+    try:
+        return f"{float(value):.4g}" if len(value) > 8 and any(c in value for c in ".e") else value
+    except ValueError:
+        return value
 
 
 def varying_keys(records: list[dict[str, Any]]) -> list[str]:
@@ -62,10 +74,12 @@ def varying_config_keys(configs: list[dict]) -> list[str]:
 
 
 def overrides_name(overrides: list[str], keys: list[str] | None = None) -> str:
-    """`key=value,...` of the overrides (those of `keys`, when given), safe as a folder name: characters outside
-    letters, digits and `._=,+-[]` become `_`; past MAX_NAME it is cut and ends in a hash of the whole."""
+    """`key=value,...` of the overrides (those of `keys`, when given; values `readable`), safe as a folder name:
+    characters outside letters, digits and `._=,+-[]` become `_`; past MAX_NAME it is cut and ends in a hash of the
+    whole."""
     values = override_values(list(overrides))
-    name = UNSAFE.sub("_", ",".join(f"{key}={value}" for key, value in values.items() if keys is None or key in keys))
+    name = UNSAFE.sub("_", ",".join(f"{key}={readable(value)}" for key, value in values.items()
+                                    if keys is None or key in keys))
     if len(name) > MAX_NAME:
         name = f"{name[:MAX_NAME - 9]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
     return name

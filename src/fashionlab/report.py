@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fashionlab.config import target_name
-from fashionlab.dashboard import events_folder, override_values, varying_keys
+from fashionlab.dashboard import events_folder, override_values, readable, varying_keys
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import X_AXES, class_samples_figure, confusion_figure, curves_figure, save, sweep_figure
@@ -174,17 +174,8 @@ def load_run(path: Path) -> Run:
 
 
 def varying_overrides(runs: list[Run]) -> list[str]:
-    """The override keys whose value differs between runs, in command-line order; not a search's `search.*`, which
-    tell each trial its study (the job folder's name is its trial number)."""
-    return [key for key in varying_keys([run.override_values for run in runs]) if not key.startswith("search.")]
-
-
-def readable(value: str) -> str:
-    """An override's value as a label shows it: a number drawn by a search to 4 significant digits (0.004979)."""
-    try:
-        return f"{float(value):.4g}" if len(value) > 8 and any(c in value for c in ".e") else value
-    except ValueError:
-        return value
+    """The override keys whose value differs between runs, in command-line order."""
+    return varying_keys([run.override_values for run in runs])
 
 
 def assign_groups(runs: list[Run]) -> list[str]:
