@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from conftest import tiny_overrides
 from fashionlab.dashboard import events_folder
+from fashionlab.pruning import journal_storage
 from fashionlab.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
 from test_cli import run_cli
@@ -30,7 +31,7 @@ def summary(job) -> dict:
 
 
 def study_trials(sweep) -> list[optuna.trial.FrozenTrial]:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(sweep / "optuna.journal")))
+    storage = journal_storage(sweep / "optuna.journal")
     return optuna.load_study(study_name="search", storage=storage).trials
 
 

@@ -2,6 +2,7 @@
 says it is behind. The sweeper (hydra/sweeper=search) tells each job its study and trial as `search.*` overrides."""
 
 import math
+from pathlib import Path
 
 import lightning as L
 import optuna
@@ -10,9 +11,14 @@ from optuna.trial import TrialState
 from fashionlab.records import RunRecorder
 
 
+def journal_storage(path: str | Path) -> optuna.storages.JournalStorage:
+    """A study's storage in a journal file (guarded by a lock file), which processes on any launcher can share."""
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
 def open_trial(storage: str, study_name: str, number: int, pruner: optuna.pruners.BasePruner) -> optuna.Trial:
     """Trial `number` of the study in a journal file, judged by `pruner`."""
-    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    journal = journal_storage(storage)
     study = optuna.load_study(study_name=study_name, storage=journal, pruner=pruner)
     trial_id = journal.get_trial_id_from_study_id_trial_number(journal.get_study_id_from_name(study_name), number)
     return optuna.Trial(study, trial_id)

@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from optuna.trial import FrozenTrial, TrialState
 
 from fashionlab.figures import save
+from fashionlab.pruning import journal_storage
 
 
 def load_study(sweep: Path) -> optuna.Study | None:
@@ -18,7 +19,7 @@ def load_study(sweep: Path) -> optuna.Study | None:
     journals = sorted(sweep.glob("*.journal"))
     if not journals:
         return None
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journals[0])))
+    storage = journal_storage(journals[0])
     names = optuna.study.get_all_study_names(storage)
     return optuna.load_study(study_name=names[0], storage=storage) if names else None
 

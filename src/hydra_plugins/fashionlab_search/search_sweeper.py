@@ -31,6 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from fashionlab.pruning import journal_storage
+
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -166,7 +168,7 @@ class SearchSweeper(Sweeper):
         """Create the study, or continue the one in the journal; a continued study's sampler is seeded past the
         draws already made, so it does not propose the first trials again."""
         storage_path.parent.mkdir(parents=True, exist_ok=True)
-        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage_path)))
+        storage = journal_storage(storage_path)
         known = self.study_name in optuna.study.get_all_study_names(storage)
         previous = optuna.load_study(study_name=self.study_name, storage=storage).trials if known else []
         sampler = dict(OmegaConf.to_container(self.sampler))
