@@ -77,7 +77,9 @@ def sweep_figure(runs: Sequence["Run"], highlighted: set[str], x_axes: Sequence[
     differences that matter; the legend gives every run's best val acc."""
     lr_column = ["lr"] if lrs is not None else []
     mosaic = [[f"loss {axis}" for axis in x_axes] + lr_column, [f"acc {axis}" for axis in x_axes] + lr_column]
-    legend_width = max(6.0, LEGEND_INCHES_PER_CHARACTER * max(len(run.label) + 35 for run in runs))
+    labels = {run.name: f"{run.label} (job {run.name}, best val acc {run.best_val_acc:.3f})"
+                        f"{' ★' if run.name in highlighted else ''}" for run in runs}
+    legend_width = max(6.0, LEGEND_INCHES_PER_CHARACTER * max(map(len, labels.values())))
     figure = Figure(figsize=(5 * len(mosaic[0]) + legend_width, 7.5), layout="constrained")
     axes = figure.subplot_mosaic(mosaic)
     groups = list(dict.fromkeys(run.group for run in runs))
@@ -89,7 +91,7 @@ def sweep_figure(runs: Sequence["Run"], highlighted: set[str], x_axes: Sequence[
         style = {"color": palette(groups.index(run.group)), "linestyle": LINESTYLES[rank % len(LINESTYLES)],
                  "marker": MARKERS[rank % len(MARKERS)], "markersize": 3.5 if best else 2,
                  "linewidth": 2.4 if best else 1.0, "alpha": 1.0 if best else 0.45,
-                 "label": f"{run.label} (job {run.name}, best val acc {run.best_val_acc:.3f}){' ★' if best else ''}"}
+                 "label": labels[run.name]}
         for metric in CURVES:
             for axis in x_axes:
                 line, = axes[f"{metric} {axis}"].plot(run.axis(axis), run.history[f"val_{metric}"], **style)
