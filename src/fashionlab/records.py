@@ -32,12 +32,18 @@ def new_summary(overrides: list[str]) -> dict[str, Any]:
             "overrides": list(overrides)}
 
 
+def read_summary(output_dir: Path) -> dict[str, Any] | None:
+    """The run folder's summary.json, or None when it has none yet."""
+    path = output_dir / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def write_failed_summary(output_dir: Path, overrides: list[str], error: BaseException) -> None:
     """Record a run that failed before training started (an earlier summary, of a resumed run, keeps its figures)."""
-    path = output_dir / "summary.json"
-    summary = json.loads(path.read_text()) if path.is_file() else new_summary(overrides)
+    summary = read_summary(output_dir) or new_summary(overrides)
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, {**summary, "status": "failed", "error": f"{type(error).__name__}: {error}"})
+    failed = {**summary, "status": "failed", "error": f"{type(error).__name__}: {error}"}
+    write_json(output_dir / "summary.json", failed)
 
 
 class RunRecorder(L.Callback):

@@ -1,7 +1,6 @@
 """Continuing a sweep that was stopped or lost: `python src/train.py -m resume=<sweep folder>` launches the sweep's own
 command into its own folder again, and each job continues from what its folder holds (see `reopen_job_folder`)."""
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.config import ConfigError
+from fashionlab.records import read_summary
 
 FINISHED = ("completed", "diverged", "pruned")  # final: launched again, such a job is kept as it is
 CONTINUED = ("interrupted", "running")  # stopped by a signal or killed: continued from checkpoints/last.ckpt
@@ -56,8 +56,7 @@ def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
     job starts afresh in a clean folder.
 
     Raises ConfigError when the folder holds a run of other overrides (the folder belongs to another sweep)."""
-    summary_path = output_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    summary = read_summary(output_dir)
     if summary is not None and summary.get("overrides") != overrides:
         raise ConfigError(f"{output_dir} holds a run of other overrides ({' '.join(summary.get('overrides', []))}); "
                           "launch this sweep into a new hydra.sweep.dir")
@@ -66,7 +65,7 @@ def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
         return EarlierRun(summary, last)
     if summary is not None and summary.get("status") in FINISHED:
         return EarlierRun(summary, None)
-    for stale in [output_dir / "checkpoints", output_dir / "metrics.csv", summary_path,
+    for stale in [output_dir / "checkpoints", output_dir / "metrics.csv", output_dir / "summary.json",
                   *output_dir.rglob("events.out.tfevents.*")]:  # in the TensorBoard run subfolder
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     return EarlierRun(None, None)
