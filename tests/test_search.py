@@ -67,8 +67,6 @@ def test_the_same_command_continues_the_study_and_the_report_never_selects_a_pru
     report = write_report(sweep)
     assert summary(sweep / "3")["status"] == "pruned" and report["selected"] != "3"
     assert "search." not in report["label"], "the study's bookkeeping overrides are not what tells trials apart"
-    run_name = events_folder(sweep / "0").name  # TensorBoard's run: the trial's overrides, without the bookkeeping
-    assert "optimizer.lr=0.01" in run_name and "search." not in run_name
     assert (sweep / "search_progress.png").is_file() and "## Search" in (sweep / "report.md").read_text()
 
 
