@@ -8,11 +8,13 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import tiny_overrides
-from fashionlab.dashboard import events_folder
+from fashionlab.dashboard import events_folder, overrides_name
 from fashionlab.pruning import journal_storage
 from fashionlab.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
+from hydra_plugins.fashionlab_search.search_sweeper import override_value
 from test_cli import run_cli
+from test_dashboard import hparams_of, tensorboard_runs
 
 # Adam at lr 0.01 learns the tiny data within an epoch; at 1e-7 it stays at its initial accuracy: forced behind.
 # With this seed the sampler's random start draws the good rate for trials 0-2 and the hopeless one for trial 3.
@@ -47,6 +49,7 @@ def test_search_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_p
         assert f"++search.trial={trial.number}" in OmegaConf.load(job / ".hydra" / "overrides.yaml")
         assert OmegaConf.load(job / ".hydra" / "config.yaml").optimizer.lr == trial.params["optimizer.lr"]
         assert (job / "checkpoints" / "last.ckpt").is_file() and list(events_folder(job).glob("events.out.tfevents.*"))
+        assert events_folder(job).name == f"optimizer.lr={trial.params['optimizer.lr']!r}", "named by what it drew"
     assert [summary(sweep / str(n))["status"] for n in range(3)] == ["completed"] * 3
     pruned = summary(sweep / "3")
     assert (pruned["status"], pruned["pruned_epoch"], pruned["epochs_run"]) == ("pruned", 1, 1)
@@ -114,3 +117,9 @@ def test_the_search_preset_runs_its_trials_side_by_side_under_the_parallel_launc
     assert len(trials) == 4 and all(t.state.name in {"COMPLETE", "PRUNED"} for t in trials)
     assert [summary(sweep / str(t.number))["status"] for t in trials] == [
         "completed" if t.state.name == "COMPLETE" else "pruned" for t in trials]
+    # TensorBoard: each trial named by the values it drew, which HPARAMS show too (dropout is no core knob)
+    runs = tensorboard_runs(sweep)
+    for trial in trials:
+        name = overrides_name([f"{key}={override_value(value)}" for key, value in trial.params.items()])
+        shown = hparams_of(runs, f"{trial.number}/{name}")
+        assert shown["model.dropout"] == pytest.approx(trial.params["model.dropout"])

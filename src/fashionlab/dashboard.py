@@ -4,9 +4,9 @@ TensorBoard names a run by the folder of its event files, so they go into a subf
 the run's overrides: for a sweep's job those that vary across the sweep (`multirun/<date>/<time>/1/optimizer=adam`),
 for a single run all of them (`runs/<date>/<time>/optimizer=adam`). Run folders keep their plain names, which
 `resume=` and `ckpt_path=` take as they are (Hydra would split a value holding `=` or `,`).
-What varies is worked out once per sweep, before its first job, from every job's composed config
-(`<sweep>/varying.yaml`); each job reads it for its run name and its HPARAMS. The name is a function of the job's
-overrides only, and a resumed run keeps it (the checkpoint holds the resolved config).
+What varies is worked out once per sweep, before its first job, from every job's composed config, or for a search
+from its search space (`<sweep>/varying.yaml`); each job reads it for its run name and its HPARAMS. The name is a
+function of the job's overrides only, and a resumed run keeps it (the checkpoint holds the resolved config).
 """
 
 import hashlib
@@ -107,19 +107,26 @@ def events_folder(run: Path) -> Path:
 OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
+def write_varying(sweep_dir: Path, override_keys: list[str], configs: list[DictConfig]) -> None:
+    """`<sweep>/varying.yaml`: the override keys that tell the sweep's jobs apart (their TensorBoard run names) and the
+    config keys that differ across `configs`, composed job configs (their HPARAMS)."""
+    jobs = [OmegaConf.to_container(config, resolve=False) for config in configs]
+    for job in jobs:
+        job.pop("hydra", None)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save({"overrides": override_keys, "config": varying_config_keys(jobs)}, sweep_dir / VARYING_FILE)
+
+
 class RecordVarying(Callback):
-    """Hydra callback: before a sweep's first job, writes `<sweep>/varying.yaml`: the override keys whose value
-    differs across the jobs (their TensorBoard run names) and the config keys that do (their HPARAMS)."""
+    """Hydra callback: before a grid sweep's first job, writes `<sweep>/varying.yaml` from every job's config (the
+    search sweeper writes it from its search space)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not is_grid(config):
-            return  # a search's trials are drawn as it goes: each is named by all of its overrides
-        jobs = [OmegaConf.to_container(job, resolve=False) for job in sweep_configs(config)]
-        with_overrides = [override_values(job.pop("hydra")["overrides"]["task"]) for job in jobs]
-        sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save({"overrides": varying_keys(with_overrides), "config": varying_config_keys(jobs)},
-                       sweep_dir / VARYING_FILE)
+            return  # a search's trials are drawn as it goes
+        jobs = list(sweep_configs(config))
+        overrides = varying_keys([override_values(list(job.hydra.overrides.task)) for job in jobs])
+        write_varying(Path(config.hydra.sweep.dir), overrides, jobs)
 
 
 def shown(value: Any) -> bool | int | float | str:

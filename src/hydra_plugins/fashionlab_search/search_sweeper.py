@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from fashionlab.dashboard import write_varying
 from fashionlab.pruning import journal_storage
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,11 @@ class SearchSweeper(Sweeper):
         arguments = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         try:
             space, fixed = parse_search_space(arguments, self.hydra_context.config_loader)
-            self.check_corners(space, fixed)
+            corners = self.check_corners(space, fixed)
         except SearchSpaceError as error:
             sys.exit(f"error: {error}")
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        write_varying(sweep_dir, list(space), corners)  # trials are named by, and HPARAMS show, what the space varies
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the report and Hydra's tools look for
         storage_path = Path(self.storage).resolve()
         study = self.open_study(storage_path)
@@ -149,10 +150,12 @@ class SearchSweeper(Sweeper):
         self.save_results(study, sweep_dir)
         return returns
 
-    def check_corners(self, space: dict[str, BaseDistribution], fixed: list[str]) -> None:
+    def check_corners(self, space: dict[str, BaseDistribution], fixed: list[str]) -> list[DictConfig]:
         """Compose the config at every choice and both ends of every interval (the other keys at their first value)
-        and pass it to `check`: a value no trial could run with stops the search before its first trial."""
+        and pass it to `check`: a value no trial could run with stops the search before its first trial. Returns the
+        composed configs, which span what the space varies."""
         first = {key: corner_values(dist)[0] for key, dist in space.items()}
+        corners = []
         for key, dist in space.items():
             for value in corner_values(dist):
                 overrides = [*fixed, *(f"{k}={override_value(value if k == key else v)}" for k, v in first.items())]
@@ -163,6 +166,8 @@ class SearchSweeper(Sweeper):
                 except (HydraException, ValueError) as error:
                     raise SearchSpaceError(f"search space: {key} can be {override_value(value)}: {reason(error)}") \
                         from None
+                corners.append(config)
+        return corners
 
     def open_study(self, storage_path: Path) -> optuna.Study:
         """Create the study, or continue the one in the journal; a continued study's sampler is seeded past the
