@@ -9,7 +9,7 @@ ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
 
 .PHONY: help install data train sweep $(EXPERIMENTS) search best ablation resume report samples tensorboard test bench \
-	gpu-check clean distclean
+	gpu-check slurm-up slurm-down clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ bench: $(INSTALLED) ## seconds per epoch: project vs tutorial vs raw loop, best_
 
 gpu-check: data ## on a CUDA machine (< 5 min): GPU fits in 32-true and bf16, no host copies, eval, resume, bench
 	$(PY) -m bench.gpu_check
+
+slurm-up: ## a one-node Slurm cluster on this machine for launcher=slurm (root; installs slurm-wlm, munge; docs/slurm.md)
+	scripts/slurm_cluster.sh up
+
+slurm-down: ## cancel the local cluster's jobs and stop its daemons
+	scripts/slurm_cluster.sh down
 
 clean: ## delete run results in outputs/ and caches; keeps .venv and data/
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

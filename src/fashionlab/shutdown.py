@@ -1,23 +1,28 @@
-"""Stopping a sweep whose jobs run in worker processes (launcher=parallel, submitit): Ctrl-C in a terminal or SIGTERM
-to the sweep's parent stops every job cleanly, each recording `interrupted` beside a usable last.ckpt, and then the
-parent exits; no worker is left training on its own.
+"""Stopping a sweep whose jobs run in worker processes (launcher=parallel, submitit) or as Slurm jobs (launcher=slurm):
+Ctrl-C in a terminal or SIGTERM to the sweep's parent stops every job cleanly, each recording `interrupted` beside a
+usable last.ckpt, and then the parent exits; no worker is left training on its own, no Slurm job left in the queue.
 
-The parent decides: workers ignore SIGINT, and the parent, on SIGINT or SIGTERM, sends each worker SIGTERM, which
-Lightning turns into a graceful stop at the next batch; a worker then leaves its process pool at once.
+The parent decides: workers ignore SIGINT, and the parent, on SIGINT or SIGTERM, sends each worker SIGTERM (Slurm
+jobs: scancel, which sends it), which Lightning turns into a graceful stop at the next batch; a worker then leaves
+its process pool at once.
 """
 
 import os
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from fashionlab import slurm
+
 SWEEP_PID = "FASHIONLAB_SWEEP_PID"  # set by the sweep's parent; its workers inherit it
 GRACE_SECONDS = 25  # a worker still running after this is killed (Lightning stops within a batch)
+SLURM_GRACE_SECONDS = 60  # scancel's SIGTERM, then Slurm's KillWait (30 s by default) before it kills a job
 
 
 def worker_pids(parent: int) -> list[int]:
@@ -42,12 +47,26 @@ def _is_running(pid: int) -> bool:
         return False
 
 
-def _stop_workers(signum: int, frame: Any) -> None:
-    for ignored in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the workers' shutdown short
+def _ignore_signals() -> None:
+    for ignored in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the jobs' shutdown short
         signal.signal(ignored, signal.SIG_IGN)
+
+
+def _say_stopping(signum: int, jobs: str) -> None:
+    # sys.__stderr__: the Slurm launcher holds sys.stderr back while it submits
+    print(f"\n{signal.Signals(signum).name}: stopping {jobs}; each job records 'interrupted' and keeps "
+          "checkpoints/last.ckpt", file=sys.__stderr__, flush=True)
+
+
+def _exit_as_signalled(signum: int) -> None:
+    sys.stdout.flush()
+    os._exit(128 + signum)  # as a process ended by the signal; the launcher's own teardown would kill the workers
+
+
+def _stop_workers(signum: int, frame: Any) -> None:
+    _ignore_signals()
     workers = worker_pids(os.getpid())
-    print(f"\n{signal.Signals(signum).name}: stopping {len(workers)} sweep worker processes; each job records "
-          "'interrupted' and keeps checkpoints/last.ckpt", file=sys.stderr, flush=True)
+    _say_stopping(signum, f"{len(workers)} sweep worker processes")
     for pid in workers:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -58,8 +77,18 @@ def _stop_workers(signum: int, frame: Any) -> None:
         time.sleep(0.1)
     for pid in filter(_is_running, workers):
         os.kill(pid, signal.SIGKILL)
-    sys.stdout.flush()
-    os._exit(128 + signum)  # as a process ended by the signal; the launcher's own teardown would kill the workers
+    _exit_as_signalled(signum)
+
+
+def _cancel_slurm_jobs(sweep_dir: Path, signum: int, frame: Any) -> None:
+    _ignore_signals()
+    jobs = slurm.queued(slurm.sweep_job_ids(sweep_dir))
+    _say_stopping(signum, f"{len(jobs)} Slurm jobs of the sweep (scancel {' '.join(jobs)})" if jobs
+                  else "the sweep (no Slurm job of it is queued)")
+    left = slurm.cancel(jobs, SLURM_GRACE_SECONDS)
+    if left:
+        print(f"warning: squeue still lists {' '.join(left)} after {SLURM_GRACE_SECONDS} s", file=sys.__stderr__)
+    _exit_as_signalled(signum)
 
 
 class StopWorkersOnSignals(Callback):
@@ -69,8 +98,11 @@ class StopWorkersOnSignals(Callback):
         if config.hydra.launcher._target_.endswith("BasicLauncher"):
             return  # jobs run in this process, where Lightning's own signal handling stops them
         os.environ[SWEEP_PID] = str(os.getpid())
-        signal.signal(signal.SIGINT, _stop_workers)
-        signal.signal(signal.SIGTERM, _stop_workers)
+        stop = _stop_workers
+        if config.hydra.launcher._target_.endswith(".SlurmLauncher"):  # jobs in the cluster, not child processes
+            stop = partial(_cancel_slurm_jobs, Path(config.hydra.sweep.dir))
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
 
 
 def in_sweep_worker() -> bool:

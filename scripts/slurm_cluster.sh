@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# A single-node Slurm cluster on this machine, for trying launcher=slurm and for tests/test_slurm.py:
+#   scripts/slurm_cluster.sh up      install Debian's slurm-wlm and munge where missing, start munged, slurmctld, slurmd
+#   scripts/slurm_cluster.sh down    cancel every job and stop the three daemons
+#   scripts/slurm_cluster.sh status  exit 0 when the cluster answers and its node takes jobs
+# `make slurm-up` / `make slurm-down` run it. Both are idempotent. The node gets this machine's CPUs and memory; tasks
+# are bound to the CPUs they were given (task/affinity), as on a real cluster. Needs root (packages, daemons).
+# Where it cannot work, it prints one line starting with `error:` and exits 1.
+set -u
+
+CONF=/etc/slurm/slurm.conf
+MARK="# written by fashionlab scripts/slurm_cluster.sh"
+STATE=/var/lib/fashionlab-slurm
+NODE=$(hostname -s)
+WAIT_S=${SLURM_UP_WAIT_S:-60}
+
+die() { echo "error: slurm cluster: $*" >&2; exit 1; }
+note() { echo "slurm cluster: $*"; }
+
+answers() { timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; }
+node_state() { timeout 5 sinfo -h -n "$NODE" -o %T 2>/dev/null | head -1; }
+
+install_missing() {
+  local missing=()
+  command -v munged >/dev/null || missing+=(munge)
+  command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null || missing+=(slurm-wlm)
+  command -v slurmdbd >/dev/null || missing+=(slurmdbd)
+  command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  [ ${#missing[@]} -eq 0 ] && return
+  command -v apt-get >/dev/null \
+    || die "${missing[*]} not installed and no apt-get here; install Slurm, slurmdbd, MariaDB and munge with this system's package manager"
+  note "installing ${missing[*]} with apt-get (a minute or two)"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$STATE/apt.log" 2>&1 \
+    || die "apt-get install ${missing[*]} failed, see $STATE/apt.log"
+}
+
+write_conf() {
+  if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
+    die "$CONF exists and was not written by this script; this machine has its own Slurm setup, use that one"
+  fi
+  local cpus mem_mb
+  cpus=$(nproc)
+  mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))  # 10% left to the system
+  mkdir -p /etc/slurm "$STATE/ctld" "$STATE/d" /var/log/slurm
+  cat >"$CONF.new" <<EOF
+$MARK: one node, this machine ($cpus CPUs, $mem_mb MB).
+ClusterName=fashionlab
+SlurmctldHost=$NODE
+SlurmUser=root
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/d
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+# Jobs share the node by CPUs and memory; each task is bound to the CPUs it was given.
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/affinity
+# Accounting in slurmdbd (MariaDB): sacct, which submitit polls for job states, answers as on a real cluster.
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+JobAcctGatherType=jobacct_gather/linux
+# A requeued job (time limit with submitit, preemption, scontrol requeue) starts again at once.
+ReturnToService=2
+SchedulerType=sched/backfill
+KillWait=30
+NodeName=$NODE CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+  cat >/etc/slurm/slurmdbd.conf <<EOF
+$MARK
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=root
+PidFile=/run/slurmdbd.pid
+LogFile=/var/log/slurm/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=root
+StorageLoc=slurm_acct_db
+EOF
+  chmod 600 /etc/slurm/slurmdbd.conf  # slurmdbd refuses a readable one
+  if cmp -s "$CONF.new" "$CONF"; then rm "$CONF.new"; return 1; fi
+  mv "$CONF.new" "$CONF"
+}
+
+start_munge() {
+  if timeout 5 munge -n 2>/dev/null | timeout 5 unmunge >/dev/null 2>&1; then return; fi
+  [ -s /etc/munge/munge.key ] || { mungekey --create --force >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; }
+  chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+  mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
+  runuser -u munge -- munged --force >/dev/null 2>&1 || die "munged did not start, see /var/log/munge/munged.log"
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# MariaDB for slurmdbd, on its socket only; root connects through it as the unix user root, without a password.
+start_mariadb() {
+  timeout 5 mariadb -e "select 1" >/dev/null 2>&1 && return
+  mkdir -p /run/mysqld /var/log/mysql && chown mysql:mysql /run/mysqld /var/log/mysql
+  setsid mariadbd --user=mysql --skip-networking --pid-file=/run/mysqld/mysqld.pid \
+    --log-error=/var/log/mysql/error.log </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 30); do timeout 5 mariadb -e "select 1" >/dev/null 2>&1 && return; sleep 1; done
+  die "MariaDB did not start, see /var/log/mysql/error.log"
+}
+
+start_slurmdbd() {
+  pid_alive /run/slurmdbd.pid || slurmdbd >/dev/null 2>&1 || die "slurmdbd did not start, see /var/log/slurm/slurmdbd.log"
+  for _ in $(seq 30); do timeout 5 sacctmgr -n show cluster >/dev/null 2>&1 && return; sleep 1; done
+  die "slurmdbd does not answer, see /var/log/slurm/slurmdbd.log"
+}
+
+up() {
+  [ "$(id -u)" -eq 0 ] || die "needs root to install packages and start daemons (run: sudo make slurm-up)"
+  mkdir -p "$STATE"
+  install_missing
+  local changed=0
+  write_conf && changed=1
+  start_munge
+  start_mariadb
+  start_slurmdbd
+  if pid_alive /run/slurmctld.pid && [ $changed -eq 1 ]; then  # a changed slurm.conf: restart to read it
+    kill "$(cat /run/slurmctld.pid)" "$(cat /run/slurmd.pid 2>/dev/null)" 2>/dev/null
+    for _ in $(seq 50); do pid_alive /run/slurmctld.pid || pid_alive /run/slurmd.pid || break; sleep 0.2; done
+  fi
+  pid_alive /run/slurmctld.pid || slurmctld >/dev/null 2>&1 || die "slurmctld did not start, see /var/log/slurm/slurmctld.log"
+  pid_alive /run/slurmd.pid || slurmd >/dev/null 2>&1 || die "slurmd did not start, see /var/log/slurm/slurmd.log"
+  local state=""
+  for _ in $(seq "$WAIT_S"); do
+    state=$(node_state)
+    case "$state" in
+      idle|mixed|allocated|completing) note "up: node $NODE, $(nproc) CPUs, partition debug ($state); squeue lists jobs, make slurm-down stops it"; return 0 ;;
+      down*|drain*|fail*) scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 ;;
+    esac
+    sleep 1
+  done
+  die "node $NODE not ready after ${WAIT_S}s (state: ${state:-no answer}), see /var/log/slurm/slurmd.log and slurmctld.log"
+}
+
+down() {
+  [ "$(id -u)" -eq 0 ] || die "needs root to stop the daemons (run: sudo make slurm-down)"
+  if answers; then
+    scancel --quiet --full --partition=debug 2>/dev/null
+    timeout 20 scontrol shutdown >/dev/null 2>&1
+  fi
+  for pidfile in /run/slurmd.pid /run/slurmctld.pid /run/slurmdbd.pid /run/mysqld/mysqld.pid /run/munge/munged.pid; do
+    if pid_alive "$pidfile"; then
+      kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null
+      for _ in $(seq 50); do pid_alive "$pidfile" || break; sleep 0.2; done
+    fi
+  done
+  note "down"
+}
+
+status() {
+  answers || { echo "slurm cluster: not running (make slurm-up starts it)"; return 1; }
+  case "$(node_state)" in idle|mixed|allocated|completing) note "up, node $NODE $(node_state)"; return 0 ;; esac
+  echo "slurm cluster: controller up, node $NODE $(node_state)"; return 1
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
