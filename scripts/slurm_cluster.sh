@@ -63,9 +63,12 @@ TaskPlugin=task/affinity
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobAcctGatherType=jobacct_gather/linux
-# A requeued job (time limit with submitit, preemption, scontrol requeue) starts again at once.
+# A requeued job (time limit with submitit, preemption, scontrol requeue) may start again after cred_expire seconds
+# (Slurm's default 120).
+AuthInfo=cred_expire=30
 ReturnToService=2
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=5,bf_interval=5  # a requeued job starts seconds after it may, not a minute
 KillWait=30
 NodeName=$NODE CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP

@@ -15,8 +15,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 # step: parameter updates so far. val_loss and val_acc are nan for an epoch cut short before its validation.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
 LOGGED_AS = {"train_loss": "train/loss", "train_acc": "train/acc", "val_loss": "val/loss", "val_acc": "val/acc"}
-# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM), failed,
-# or pruned (stopped by a hyperparameter search, fashionlab.pruning).
+# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM, a Slurm
+# requeue), failed, or pruned (stopped by a hyperparameter search, fashionlab.pruning).
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -128,7 +128,8 @@ class RunRecorder(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         for logger in trainer.loggers:
             logger.finalize("failed")  # flush what was logged so far
-        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+        # SystemExit: submitit ends a job it requeues (time limit, preemption) from within its signal handler
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException, SystemExit)):
             self._save_summary(status="interrupted")
         else:
             self._save_summary(status="failed", error=f"{type(exception).__name__}: {exception}")

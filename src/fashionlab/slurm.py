@@ -18,7 +18,7 @@ def queued(job_ids: list[str]) -> list[str]:
     if not job_ids:
         return []
     try:
-        listed = subprocess.run(["squeue", "--noheader", "--format=%A", f"--jobs={','.join(job_ids)}"],
+        listed = subprocess.run(["squeue", "--noheader", "--format=%i", f"--jobs={','.join(job_ids)}"],
                                 capture_output=True, text=True, timeout=SLURM_TIMEOUT_S).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
         return []

@@ -32,7 +32,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 
 from fashionlab.dashboard import write_varying
-from fashionlab.pruning import journal_storage
+from fashionlab.pruning import JournalError, journal_storage, repair_journal
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -125,11 +125,15 @@ class SearchSweeper(Sweeper):
                                                                 task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> list[Any]:
+        for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
+            if not isinstance(value, int) or value < 1:
+                sys.exit(f"error: hydra.sweeper.{key}={value}: not allowed, must be an integer > 0")
         arguments = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         try:
             space, fixed = parse_search_space(arguments, self.hydra_context.config_loader)
             corners = self.check_corners(space, fixed)
-        except SearchSpaceError as error:
+            repair_journal(self.storage)
+        except (SearchSpaceError, JournalError) as error:
             sys.exit(f"error: {error}")
         sweep_dir = Path(self.config.hydra.sweep.dir)
         write_varying(sweep_dir, list(space), corners)  # trials are named by, and HPARAMS show, what the space varies

@@ -1,38 +1,87 @@
-"""launcher=slurm: Hydra's submitit launcher, plus what the submitting command owes a user at a cluster: a
-submission Slurm refuses ends in one line quoting sbatch's reason, never a traceback."""
+"""launcher=slurm: Hydra's submitit launcher, plus what the submitting command owes a user at a cluster: a sweep
+launched into its folder again (`-m resume=<sweep folder>`) submits only the jobs that did not finish, a submission
+Slurm refuses ends in one line quoting sbatch's reason, and a job that ends without a result (killed, cancelled from
+outside) in one line naming it, never a traceback."""
 
 import contextlib
 import io
+import logging
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
-from submitit.core.utils import FailedJobError
+from omegaconf import open_dict
+from submitit.core.utils import FailedJobError, UncompletedJobError
+
+from fashionlab.records import read_summary
+from fashionlab.resume import EarlierRun
+
+log = logging.getLogger(__name__)
 
 
 def sbatch_reason(error: FailedJobError) -> str:
-    """The line of sbatch's output that says why it refused (the last `error:` line)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    reasons = [line for line in lines if "error:" in line] or lines or ["no reason given"]
-    return reasons[-1].removeprefix("sbatch: ").removeprefix("error: ")
+    """sbatch's `error:` lines, joined into one (the first usually names the value, the last the rule)."""
+    lines = [line.strip().removeprefix("sbatch: ") for line in str(error).splitlines() if line.strip()]
+    reasons = [line.removeprefix("error: ") for line in lines if line.startswith("error:")] or lines
+    return "; ".join(reasons) or "no reason given"
 
 
 class SlurmLauncher(SubmititSlurmLauncher):
-    """Submits each batch of a sweep as one Slurm job array, as Hydra's SlurmLauncher does."""
+    """Submits the jobs of each batch that did not finish before as one Slurm job array."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.job_numbers: dict[int, int] = {}  # number Hydra gives a submitted job -> its number in the sweep
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        results: dict[int, JobReturn] = {}
+        for number, overrides in zip(numbers, job_overrides):
+            if (kept := self.finished_job(number, overrides)) is not None:
+                results[number] = kept
+        to_submit = [(number, overrides) for number, overrides in zip(numbers, job_overrides) if number not in results]
+        if results:
+            log.info(f"Keeping {len(results)} finished jobs ({', '.join(map(str, results))}), submitting the others")
+        if to_submit:
+            first = to_submit[0][0]  # the others follow it, in order: the same numbers unless finished jobs are between
+            self.job_numbers = {first + position: number for position, (number, _) in enumerate(to_submit)}
+            submitted = self.submit([overrides for _, overrides in to_submit], first)
+            results.update(zip(self.job_numbers.values(), submitted))
+        return [results[number] for number in numbers]
+
+    def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, *args: Any) -> JobReturn:
+        """Runs in the Slurm job, under its number in the sweep."""
+        return super().__call__(sweep_overrides, job_dir_key, self.job_numbers.get(job_num, job_num), *args)
+
+    def finished_job(self, number: int, overrides: Sequence[str]) -> JobReturn | None:
+        """The result of job `number` when its folder holds a finished run of these overrides (src/train.py would
+        return it at once), else None."""
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(config.hydra.job):
+            config.hydra.job.num = number
+        summary = read_summary(Path(config.hydra.sweep.dir, str(config.hydra.sweep.subdir)))
+        earlier = EarlierRun(summary, None)
+        if not earlier.finished or summary.get("overrides") != list(overrides):
+            return None
+        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
+
+    def submit(self, job_overrides: list[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         held = io.StringIO()  # submitit prints sbatch's refusal before raising it: said once, in the error line
         try:
             with contextlib.redirect_stderr(held):
-                results = super().launch(job_overrides, initial_job_idx)
+                return super().launch(job_overrides, initial_job_idx)
         except FailedJobError as error:
+            held = io.StringIO()
             sys.exit(f"error: Slurm refused the sweep's jobs: {sbatch_reason(error)} "
                      f"(hydra.launcher: {self.requested()})")
+        except UncompletedJobError as error:  # killed, cancelled from outside, out of memory: no result to collect
+            what = " ".join(str(error).splitlines()[:2])
+            sys.exit(f"error: a Slurm job of the sweep ended without a result: {what}; its log is beside it. Jobs "
+                     f"still queued go on (squeue); -m resume={self.config.hydra.sweep.dir} continues the sweep")
         finally:
-            if not isinstance(sys.exc_info()[1], FailedJobError):
-                sys.stderr.write(held.getvalue())
-        return results
+            sys.stderr.write(held.getvalue())
 
     def requested(self) -> str:
         """What the jobs asked Slurm for, as the keys to change."""
