@@ -83,14 +83,14 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
 
 
 PARALLEL = ("launcher=parallel", "hydra.launcher.n_jobs=2", "+omp_threads=${oc.env:OMP_NUM_THREADS,unset}")
-SUBMITIT = ("launcher=slurm", "hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=0")
+SUBMITIT = ("hydra/launcher=submitit_local",)  # submitit's job processes; a real Slurm cluster: test_slurm.py
 
 
 @pytest.mark.parametrize("launcher, sent, to_group, exit_code", [
     pytest.param(PARALLEL, signal.SIGTERM, False, 143, id="parallel-sigterm-to-parent"),
     pytest.param(PARALLEL, signal.SIGINT, True, 130, id="parallel-ctrl-c"),
     # three job processes at once, twice: about 40 s on 2 cores, so kept out of the default run
-    pytest.param(SUBMITIT, signal.SIGTERM, False, 143, id="slurm-submitit_local-sigterm-to-parent",
+    pytest.param(SUBMITIT, signal.SIGTERM, False, 143, id="submitit_local-sigterm-to-parent",
                  marks=pytest.mark.slow),
 ])
 def test_sweep_in_worker_processes_stops_every_worker_cleanly_and_resumes(tiny_data_dir, tmp_path, monkeypatch,

@@ -1,0 +1,174 @@
+"""launcher=slurm on a real single-node Slurm cluster, started by scripts/slurm_cluster.sh (skipped, with the script's
+reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, Ctrl-C and preemption, a
+time limit, a search with two trials at a time, a sweep resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from conftest import ROOT, tiny_overrides
+from fashionlab import slurm
+from fashionlab.config import checkpoint_config
+from fashionlab.dashboard import events_folder
+from fashionlab.pruning import journal_storage
+from test_reliability import read_rows
+from test_search import FORCED
+
+UP_TIMEOUT_S = 600  # a fresh machine installs slurm-wlm, slurmdbd, MariaDB and munge first
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    try:
+        up = subprocess.run([str(ROOT / "scripts" / "slurm_cluster.sh"), "up"], capture_output=True, text=True,
+                            timeout=UP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"the local Slurm cluster did not come up within {UP_TIMEOUT_S} s")
+    if up.returncode != 0:
+        pytest.skip((up.stderr.strip().splitlines() or ["scripts/slurm_cluster.sh up failed"])[-1])
+
+
+@pytest.fixture
+def sweep(cluster, tmp_path):
+    """A sweep folder whose Slurm jobs are cancelled after the test, whatever happened in it."""
+    folder = tmp_path / "sweep"
+    yield folder
+    slurm.cancel(slurm.queued(slurm.sweep_job_ids(folder)), grace_seconds=60)
+
+
+def command(sweep: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "src/train.py", "-m", "launcher=slurm", *overrides, f"hydra.sweep.dir={sweep}"]
+
+
+def run(sweep: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(command(sweep, *overrides), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def start(sweep: Path, *overrides: str) -> subprocess.Popen:
+    """The sweep in its own session, so that a signal to its process group reaches it alone, like Ctrl-C."""
+    return subprocess.Popen(command(sweep, *overrides), cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def summary(job: Path) -> dict:
+    path = job / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def epochs(job: Path) -> list[int]:
+    return [int(row["epoch"]) for row in read_rows(job)] if (job / "metrics.csv").is_file() else []
+
+
+def wait_until(condition, what: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {seconds} s waiting until {what}; squeue: {squeue()}")
+        time.sleep(0.5)
+
+
+def squeue() -> str:
+    return subprocess.run(["squeue"], capture_output=True, text=True, timeout=30).stdout
+
+
+def sacct_states(sweep: Path) -> list[str]:
+    """The state of each job (not step) of the sweep, as sacct, which submitit polls, reports it."""
+    out = subprocess.run(["sacct", "--noheader", "--parsable2", "--format=JobID,State", "--allocations",
+                          f"--jobs={','.join(slurm.sweep_job_ids(sweep))}"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    return [line.split("|")[1] for line in out.splitlines()]
+
+
+def test_cpu_sweep_runs_each_job_as_a_slurm_job_with_the_threads_it_was_given(tiny_data_dir, sweep):
+    result = run(sweep, "optimizer=sgd,adam", *tiny_overrides(tiny_data_dir),
+                 "+omp_threads=${oc.env:OMP_NUM_THREADS,unset}", "+slurm_cpus=${oc.env:SLURM_CPUS_PER_TASK,unset}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [summary(sweep / job)["status"] for job in "01"] == ["completed", "completed"]
+    for job in "01":
+        config = checkpoint_config(sweep / job / "checkpoints" / "last.ckpt")
+        assert (config.slurm_cpus, config.omp_threads) == ("1", "1"), "torch's threads: the CPUs Slurm gave the job"
+        assert config.trainer.plugins[0].auto_requeue is False, "submitit alone owns the requeue signal"
+    assert sacct_states(sweep) == ["COMPLETED", "COMPLETED"]
+    assert "Bypassing sacct error" not in result.stderr + result.stdout
+    assert slurm.queued(slurm.sweep_job_ids(sweep)) == []
+
+
+def test_a_submission_slurm_refuses_ends_in_one_line_quoting_sbatch(tiny_data_dir, sweep):
+    result = run(sweep, "hydra.launcher.partition=nosuchpartition", *tiny_overrides(tiny_data_dir))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: Slurm refused the sweep's jobs: invalid partition specified: nosuchpartition; Batch job submission "
+        "failed: Invalid partition name specified (hydra.launcher: partition=nosuchpartition cpus_per_task=1 "
+        "mem_gb=4 timeout_min=60)"]
+    assert slurm.sweep_job_ids(sweep) == [] and not (sweep / "0").exists()
+
+
+@pytest.mark.slow  # about 2 minutes: a requeue, Ctrl-C, then the rest of the sweep
+def test_preempted_job_continues_ctrl_c_cancels_the_sweep_and_resume_submits_only_unfinished_jobs(tiny_data_dir,
+                                                                                                   sweep):
+    long = 250  # job 1: about 30 s of training, job 0 finishes at once
+    process = start(sweep, *tiny_overrides(tiny_data_dir), f"trainer.max_epochs=2,{long}")
+    job0, job1 = sweep / "0", sweep / "1"
+    wait_until(lambda: summary(job0).get("status") == "completed" and len(epochs(job1)) >= 20, "job 1 trained a while")
+    (array_job,) = slurm.sweep_job_ids(sweep)
+
+    # preemption: Slurm requeues the running job, which continues from its last.ckpt in its own folder
+    subprocess.run(["scontrol", "requeue", f"{array_job}_1"], check=True, timeout=30)
+    wait_until(lambda: summary(job1).get("status") == "interrupted", "the requeued job recorded interrupted")
+    before = len(epochs(job1))
+    wait_until(lambda: summary(job1).get("status") == "running" and len(epochs(job1)) > before + 5,
+               "the requeued job trained again")
+    assert epochs(job1) == list(range(1, len(epochs(job1)) + 1)), "continued, not started over"
+
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal that submitted the sweep
+    assert process.wait(timeout=120) == 130
+    assert "stopping 1 Slurm jobs of the sweep" in process.stderr.read()
+    assert slurm.queued([array_job]) == [], f"nothing left in the queue: {squeue()}"
+    assert summary(job1)["status"] == "interrupted" and (job1 / "checkpoints" / "last.ckpt").is_file()
+    stopped_at = len(epochs(job1))
+
+    result = subprocess.run([sys.executable, "src/train.py", "-m", f"resume={sweep}"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Keeping 1 finished jobs (0), submitting the others" in result.stdout + result.stderr
+    assert len(slurm.sweep_job_ids(sweep)) == 2, "one new Slurm job: job 1 alone"
+    assert [summary(sweep / job)["status"] for job in "01"] == ["completed", "completed"]
+    assert epochs(job1) == list(range(1, long + 1)) and stopped_at < long
+    assert len(list(events_folder(job0).glob("events.out.tfevents.*"))) == 1, "job 0 was not run again"
+    assert len(list(events_folder(job1).glob("events.out.tfevents.*"))) == 3, "one TensorBoard run, 3 sessions"
+
+
+@pytest.mark.slow  # about 3 minutes: Slurm's time limit has a resolution of a minute
+def test_a_job_at_its_time_limit_is_requeued_and_completes_from_last_ckpt(tiny_data_dir, sweep):
+    # 2 minutes allowed, USR2 30 s before the end; 400 epochs of batch 4 take about 2 minutes on one CPU
+    result = run(sweep, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30",
+                 *tiny_overrides(tiny_data_dir), "data.batch_size=4", "trainer.max_epochs=400", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = sweep / "0"
+    assert summary(job)["status"] == "completed"
+    assert epochs(job) == list(range(1, 401)), "one continuous metrics.csv"
+    log = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_log.err"))
+    assert "Caught signal SIGUSR2" in log and "Restored all states from the checkpoint" in log
+    assert "SLURM auto-requeueing enabled" not in log, "Lightning's requeue stays off"
+    assert len(list(events_folder(job).glob("events.out.tfevents.*"))) >= 2, "the same TensorBoard run continued"
+    assert slurm.queued(slurm.sweep_job_ids(sweep)) == []
+
+
+@pytest.mark.slow  # about a minute: four trials, two at a time
+def test_search_runs_two_trials_at_a_time_as_slurm_jobs_and_prunes_one(tiny_data_dir, sweep):
+    result = run(sweep, "hparams_search=mlp", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4", *FORCED,
+                 *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="search", storage=journal_storage(sweep / "optuna.journal")).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
+    assert summary(sweep / "3")["status"] == "pruned"
+    arrays = slurm.sweep_job_ids(sweep)
+    assert len(arrays) == 2, "two batches, each one array of two Slurm jobs"
+    assert sacct_states(sweep) == ["COMPLETED"] * 4
