@@ -123,3 +123,40 @@ def test_the_search_preset_runs_its_trials_side_by_side_under_the_parallel_launc
         name = overrides_name([f"{key}={override_value(value)}" for key, value in trial.params.items()])
         shown = hparams_of(runs, f"{trial.number}/{name}")
         assert shown["model.dropout"] == pytest.approx(trial.params["model.dropout"])
+
+
+def test_a_trial_count_below_one_is_refused_in_one_line(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=-3")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: hydra.sweeper.n_trials=-3: not allowed, must be an integer > 0"]
+    assert not (sweep / "optuna.journal").exists()
+
+
+def test_a_damaged_journal_is_one_line_naming_the_file(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    journal = sweep / "optuna.journal"
+    sweep.mkdir()
+    optuna.create_study(study_name="search", storage=journal_storage(journal))  # what a first run leaves
+    with open(journal, "a") as file:
+        file.write("garbage\n")
+    result = search(tiny_data_dir, sweep)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {journal}: line 2 is not a journal record (b'garbage'): the study is damaged; restore the file from a "
+        "copy, or start the search in a new sweep folder (a new hydra.sweep.dir)"]
+    assert not (sweep / "0").exists()
+
+
+@pytest.mark.slow
+def test_a_last_line_cut_short_by_a_killed_writer_does_not_stop_a_resume(tiny_data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    assert search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=1", *FORCED).returncode == 0
+    journal = sweep / "optuna.journal"
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + b'{"op_code": 4, "worker_id": "cut')  # a writer killed in the middle of a line
+    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=2", *FORCED)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "dropped its last line, cut short by a writer that was killed" in result.stdout + result.stderr
+    assert [t.state.name for t in study_trials(sweep)] == ["COMPLETE", "COMPLETE"]
+    assert journal.read_bytes().startswith(whole)
