@@ -46,7 +46,7 @@ write_conf() {
   cat >"$CONF.new" <<EOF
 $MARK: one node, this machine ($cpus CPUs, $mem_mb MB).
 ClusterName=fashionlab
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)  # no name lookup needed
 SlurmUser=root
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
@@ -70,7 +70,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=5,bf_interval=5  # a requeued job starts seconds after it may, not a minute
 KillWait=30
-NodeName=$NODE CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
   cat >/etc/slurm/slurmdbd.conf <<EOF
