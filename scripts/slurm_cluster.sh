@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A single-node Slurm cluster on this machine, for trying launcher=slurm and for tests/test_slurm.py:
-#   scripts/slurm_cluster.sh up      install Debian's slurm-wlm and munge where missing, start munged, slurmctld, slurmd
-#   scripts/slurm_cluster.sh down    cancel every job and stop the three daemons
+#   scripts/slurm_cluster.sh up      install Debian's slurm-wlm, slurmdbd, mariadb-server and munge where missing;
+#                                    start munged, MariaDB, slurmdbd, slurmctld and slurmd
+#   scripts/slurm_cluster.sh down    cancel every job and stop those daemons
 #   scripts/slurm_cluster.sh status  exit 0 when the cluster answers and its node takes jobs
 # `make slurm-up` / `make slurm-down` run it. Both are idempotent. The node gets this machine's CPUs and memory; tasks
-# are bound to the CPUs they were given (task/affinity), as on a real cluster. Needs root (packages, daemons).
-# Where it cannot work, it prints one line starting with `error:` and exits 1.
+# are bound to the CPUs they were given (task/affinity), as on a real cluster; sacct answers from slurmdbd, as on a
+# real cluster. Needs root (packages, daemons). Where it cannot work it prints one line starting with `error:` and
+# exits 1. docs/slurm.md says why each setting is what it is.
 set -u
 
 CONF=/etc/slurm/slurm.conf
@@ -31,7 +33,7 @@ install_missing() {
     || die "${missing[*]} not installed and no apt-get here; install Slurm, slurmdbd, MariaDB and munge with this system's package manager"
   note "installing ${missing[*]} with apt-get (a minute or two)"
   export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$STATE/apt.log" 2>&1 \
+  { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends "${missing[@]}"; } >"$STATE/apt.log" 2>&1 \
     || die "apt-get install ${missing[*]} failed, see $STATE/apt.log"
 }
 
