@@ -158,5 +158,6 @@ def test_a_last_line_cut_short_by_a_killed_writer_does_not_stop_a_resume(tiny_da
     result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=2", *FORCED)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dropped its last line, cut short by a writer that was killed" in result.stdout + result.stderr
-    assert [t.state.name for t in study_trials(sweep)] == ["COMPLETE", "COMPLETE"]
+    trials = study_trials(sweep)
+    assert len(trials) == 2 and trials[0].state.name == "COMPLETE" and trials[1].state.name in ("COMPLETE", "PRUNED")
     assert journal.read_bytes().startswith(whole)
