@@ -25,15 +25,16 @@ node_state() { timeout 5 sinfo -h -n "$NODE" -o %T 2>/dev/null | head -1; }
 install_missing() {
   local missing=()
   command -v munged >/dev/null || missing+=(munge)
-  command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null || missing+=(slurm-wlm)
+  for daemon in slurmctld slurmd sbatch; do command -v $daemon >/dev/null || { missing+=(slurm-wlm); break; }; done
   command -v slurmdbd >/dev/null || missing+=(slurmdbd)
   command -v mariadbd >/dev/null || missing+=(mariadb-server)
   [ ${#missing[@]} -eq 0 ] && return
   command -v apt-get >/dev/null \
-    || die "${missing[*]} not installed and no apt-get here; install Slurm, slurmdbd, MariaDB and munge with this system's package manager"
+    || die "${missing[*]} not installed and no apt-get here; install them with this system's package manager"
   note "installing ${missing[*]} with apt-get (a minute or two)"
   export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends "${missing[@]}"; } >"$STATE/apt.log" 2>&1 \
+  { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends "${missing[@]}"; } \
+    >"$STATE/apt.log" 2>&1 \
     || die "apt-get install ${missing[*]} failed, see $STATE/apt.log"
 }
 
@@ -94,7 +95,8 @@ EOF
 
 start_munge() {
   if timeout 5 munge -n 2>/dev/null | timeout 5 unmunge >/dev/null 2>&1; then return; fi
-  [ -s /etc/munge/munge.key ] || { mungekey --create --force >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; }
+  [ -s /etc/munge/munge.key ] || mungekey --create --force >/dev/null 2>&1 \
+    || die "no /etc/munge/munge.key, and mungekey could not make one"
   chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
   runuser -u munge -- munged --force >/dev/null 2>&1 || die "munged did not start, see /var/log/munge/munged.log"
@@ -113,7 +115,8 @@ start_mariadb() {
 }
 
 start_slurmdbd() {
-  pid_alive /run/slurmdbd.pid || slurmdbd >/dev/null 2>&1 || die "slurmdbd did not start, see /var/log/slurm/slurmdbd.log"
+  pid_alive /run/slurmdbd.pid || slurmdbd >/dev/null 2>&1 \
+    || die "slurmdbd did not start, see /var/log/slurm/slurmdbd.log"
   for _ in $(seq 30); do timeout 5 sacctmgr -n show cluster >/dev/null 2>&1 && return; sleep 1; done
   die "slurmdbd does not answer, see /var/log/slurm/slurmdbd.log"
 }
@@ -131,18 +134,21 @@ up() {
     kill "$(cat /run/slurmctld.pid)" "$(cat /run/slurmd.pid 2>/dev/null)" 2>/dev/null
     for _ in $(seq 50); do pid_alive /run/slurmctld.pid || pid_alive /run/slurmd.pid || break; sleep 0.2; done
   fi
-  pid_alive /run/slurmctld.pid || slurmctld >/dev/null 2>&1 || die "slurmctld did not start, see /var/log/slurm/slurmctld.log"
+  pid_alive /run/slurmctld.pid || slurmctld >/dev/null 2>&1 \
+    || die "slurmctld did not start, see /var/log/slurm/slurmctld.log"
   pid_alive /run/slurmd.pid || slurmd >/dev/null 2>&1 || die "slurmd did not start, see /var/log/slurm/slurmd.log"
   local state=""
   for _ in $(seq "$WAIT_S"); do
     state=$(node_state)
     case "$state" in
-      idle|mixed|allocated|completing) note "up: node $NODE, $(nproc) CPUs, partition debug ($state); squeue lists jobs, make slurm-down stops it"; return 0 ;;
+      idle|mixed|allocated|completing)
+        note "up: node $NODE, $(nproc) CPUs, partition debug ($state); squeue lists jobs, make slurm-down stops it"
+        return 0 ;;
       down*|drain*|fail*) scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 ;;
     esac
     sleep 1
   done
-  die "node $NODE not ready after ${WAIT_S}s (state: ${state:-no answer}), see /var/log/slurm/slurmd.log and slurmctld.log"
+  die "node $NODE not ready after ${WAIT_S}s (state: ${state:-no answer}), see /var/log/slurm/slurm{d,ctld}.log"
 }
 
 down() {
@@ -162,7 +168,9 @@ down() {
 
 status() {
   answers || { echo "slurm cluster: not running (make slurm-up starts it)"; return 1; }
-  case "$(node_state)" in idle|mixed|allocated|completing) note "up, node $NODE $(node_state)"; return 0 ;; esac
+  case "$(node_state)" in
+    idle|mixed|allocated|completing) note "up, node $NODE $(node_state)"; return 0 ;;
+  esac
   echo "slurm cluster: controller up, node $NODE $(node_state)"; return 1
 }
 

@@ -129,7 +129,8 @@ def test_a_trial_count_below_one_is_refused_in_one_line(tiny_data_dir, tmp_path)
     sweep = tmp_path / "sweep"
     result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=-3")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == ["error: hydra.sweeper.n_trials=-3: not allowed, must be an integer > 0"]
+    assert result.stderr.strip().splitlines() == [
+        "error: hydra.sweeper.n_trials=-3: not allowed, must be an integer > 0"]
     assert not (sweep / "optuna.journal").exists()
 
 

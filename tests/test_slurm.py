@@ -1,6 +1,6 @@
 """launcher=slurm on a real single-node Slurm cluster, started by scripts/slurm_cluster.sh (skipped, with the script's
 reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, Ctrl-C and preemption, a
-time limit, a search with two trials at a time, a sweep resumed."""
+time limit and the cap on requeues, a search with two trials at a time, a sweep resumed."""
 
 import json
 import os
@@ -40,7 +40,7 @@ def sweep(cluster, tmp_path):
     """A sweep folder whose Slurm jobs are cancelled after the test, whatever happened in it."""
     folder = tmp_path / "sweep"
     yield folder
-    slurm.cancel(slurm.queued(slurm.sweep_job_ids(folder)), grace_seconds=60)
+    slurm.cancel(slurm.sweep_jobs(folder), grace_seconds=60)
 
 
 def command(sweep: Path, *overrides: str) -> list[str]:
@@ -74,6 +74,11 @@ def wait_until(condition, what: str, seconds: float = 180) -> None:
         time.sleep(0.5)
 
 
+def submitted(sweep: Path) -> list[str]:
+    """The Slurm jobs (arrays) submitted into the sweep: submitit names a folder after each (`<array id>_<task>`)."""
+    return sorted({folder.name.split("_")[0] for folder in (sweep / ".submitit").glob("[0-9]*") if folder.is_dir()})
+
+
 def squeue() -> str:
     return subprocess.run(["squeue"], capture_output=True, text=True, timeout=30).stdout
 
@@ -81,7 +86,7 @@ def squeue() -> str:
 def sacct_states(sweep: Path) -> list[str]:
     """The state of each job (not step) of the sweep, as sacct, which submitit polls, reports it."""
     out = subprocess.run(["sacct", "--noheader", "--parsable2", "--format=JobID,State", "--allocations",
-                          f"--jobs={','.join(slurm.sweep_job_ids(sweep))}"], capture_output=True, text=True,
+                          f"--jobs={','.join(submitted(sweep))}"], capture_output=True, text=True,
                          timeout=30, check=True).stdout
     return [line.split("|")[1] for line in out.splitlines()]
 
@@ -97,7 +102,7 @@ def test_cpu_sweep_runs_each_job_as_a_slurm_job_with_the_threads_it_was_given(ti
         assert config.trainer.plugins[0].auto_requeue is False, "submitit alone owns the requeue signal"
     assert sacct_states(sweep) == ["COMPLETED", "COMPLETED"]
     assert "Bypassing sacct error" not in result.stderr + result.stdout
-    assert slurm.queued(slurm.sweep_job_ids(sweep)) == []
+    assert slurm.sweep_jobs(sweep) == []
 
 
 def test_a_submission_slurm_refuses_ends_in_one_line_quoting_sbatch(tiny_data_dir, sweep):
@@ -107,7 +112,7 @@ def test_a_submission_slurm_refuses_ends_in_one_line_quoting_sbatch(tiny_data_di
         "error: Slurm refused the sweep's jobs: invalid partition specified: nosuchpartition; Batch job submission "
         "failed: Invalid partition name specified (hydra.launcher: partition=nosuchpartition cpus_per_task=1 "
         "mem_gb=4 timeout_min=60)"]
-    assert slurm.sweep_job_ids(sweep) == [] and not (sweep / "0").exists()
+    assert submitted(sweep) == [] and not (sweep / "0").exists()
 
 
 @pytest.mark.slow  # about 2 minutes: a requeue, Ctrl-C, then the rest of the sweep
@@ -117,7 +122,7 @@ def test_preempted_job_continues_ctrl_c_cancels_the_sweep_and_resume_submits_onl
     process = start(sweep, *tiny_overrides(tiny_data_dir), f"trainer.max_epochs=2,{long}")
     job0, job1 = sweep / "0", sweep / "1"
     wait_until(lambda: summary(job0).get("status") == "completed" and len(epochs(job1)) >= 20, "job 1 trained a while")
-    (array_job,) = slurm.sweep_job_ids(sweep)
+    (array_job,) = submitted(sweep)
 
     # preemption: Slurm requeues the running job, which continues from its last.ckpt in its own folder
     subprocess.run(["scontrol", "requeue", f"{array_job}_1"], check=True, timeout=30)
@@ -138,7 +143,7 @@ def test_preempted_job_continues_ctrl_c_cancels_the_sweep_and_resume_submits_onl
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Keeping 1 finished jobs (0), submitting the others" in result.stdout + result.stderr
-    assert len(slurm.sweep_job_ids(sweep)) == 2, "one new Slurm job: job 1 alone"
+    assert len(submitted(sweep)) == 2, "one new Slurm job: job 1 alone"
     assert [summary(sweep / job)["status"] for job in "01"] == ["completed", "completed"]
     assert epochs(job1) == list(range(1, long + 1)) and stopped_at < long
     assert len(list(events_folder(job0).glob("events.out.tfevents.*"))) == 1, "job 0 was not run again"
@@ -158,7 +163,22 @@ def test_a_job_at_its_time_limit_is_requeued_and_completes_from_last_ckpt(tiny_d
     assert "Caught signal SIGUSR2" in log and "Restored all states from the checkpoint" in log
     assert "SLURM auto-requeueing enabled" not in log, "Lightning's requeue stays off"
     assert len(list(events_folder(job).glob("events.out.tfevents.*"))) >= 2, "the same TensorBoard run continued"
-    assert slurm.queued(slurm.sweep_job_ids(sweep)) == []
+    assert slurm.sweep_jobs(sweep) == []
+
+
+@pytest.mark.slow  # about 2 minutes: Slurm's time limit has a resolution of a minute
+def test_a_job_out_of_requeues_stops_interrupted_and_the_command_says_so_in_one_line(tiny_data_dir, sweep):
+    result = run(sweep, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30",
+                 "hydra.launcher.max_num_timeout=0", *tiny_overrides(tiny_data_dir), "data.batch_size=4",
+                 "trainer.max_epochs=1000", timeout=600)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: a Slurm job of the sweep ended without a result: ")
+    assert "timed-out too many times. Out of requeues (hydra.launcher.max_num_timeout)" in line
+    assert line.endswith(f"-m resume={sweep} continues the sweep")
+    job = sweep / "0"
+    assert summary(job)["status"] == "interrupted" and (job / "checkpoints" / "last.ckpt").is_file()
+    assert slurm.sweep_jobs(sweep) == []
 
 
 @pytest.mark.slow  # about a minute: four trials, two at a time
@@ -169,6 +189,6 @@ def test_search_runs_two_trials_at_a_time_as_slurm_jobs_and_prunes_one(tiny_data
     trials = optuna.load_study(study_name="search", storage=journal_storage(sweep / "optuna.journal")).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
     assert summary(sweep / "3")["status"] == "pruned"
-    arrays = slurm.sweep_job_ids(sweep)
+    arrays = submitted(sweep)
     assert len(arrays) == 2, "two batches, each one array of two Slurm jobs"
     assert sacct_states(sweep) == ["COMPLETED"] * 4

@@ -82,7 +82,7 @@ def _stop_workers(signum: int, frame: Any) -> None:
 
 def _cancel_slurm_jobs(sweep_dir: Path, signum: int, frame: Any) -> None:
     _ignore_signals()
-    jobs = slurm.queued(slurm.sweep_job_ids(sweep_dir))
+    jobs = slurm.sweep_jobs(sweep_dir)
     _say_stopping(signum, f"{len(jobs)} Slurm jobs of the sweep (scancel {' '.join(jobs)})" if jobs
                   else "the sweep (no Slurm job of it is queued)")
     left = slurm.cancel(jobs, SLURM_GRACE_SECONDS)

@@ -1,5 +1,5 @@
-"""A sweep's Slurm jobs, found from its folder and asked about with squeue: a signal to the submitting command
-cancels them (shutdown.StopWorkersOnSignals). The launcher itself is hydra_plugins/fashionlab_slurm."""
+"""A sweep's Slurm jobs, as squeue lists them: a signal to the submitting command cancels them
+(shutdown.StopWorkersOnSignals). The launcher itself is hydra_plugins/fashionlab_slurm."""
 
 import subprocess
 import time
@@ -8,21 +8,25 @@ from pathlib import Path
 SLURM_TIMEOUT_S = 30  # for one squeue or scancel call: a controller that does not answer must not hang the sweep
 
 
-def sweep_job_ids(sweep_dir: Path) -> list[str]:
-    """The Slurm jobs submitted into a sweep folder: submitit names a folder after each (`<array id>_<task>`)."""
-    return sorted({folder.name.split("_")[0] for folder in (sweep_dir / ".submitit").glob("[0-9]*") if folder.is_dir()})
+def _squeue(*arguments: str) -> list[str]:
+    try:
+        return subprocess.run(["squeue", "--noheader", *arguments], capture_output=True, text=True,
+                              timeout=SLURM_TIMEOUT_S).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+
+
+def sweep_jobs(sweep_dir: Path) -> list[str]:
+    """The sweep's jobs that squeue lists (pending, running or completing): those whose batch script submitit wrote
+    into <sweep>/.submitit/, found even when a signal came between sbatch and submitit naming the job's folder."""
+    folder = f"{Path(sweep_dir, '.submitit').absolute()}/"
+    listed = (line.split("|", 1) for line in _squeue("--me", "--format=%i|%o"))
+    return [job for job, script in listed if script.startswith(folder)]
 
 
 def queued(job_ids: list[str]) -> list[str]:
-    """Those of `job_ids` that squeue still lists (pending, running or completing)."""
-    if not job_ids:
-        return []
-    try:
-        listed = subprocess.run(["squeue", "--noheader", "--format=%i", f"--jobs={','.join(job_ids)}"],
-                                capture_output=True, text=True, timeout=SLURM_TIMEOUT_S).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return listed
+    """Those of `job_ids` that squeue still lists."""
+    return _squeue("--format=%i", f"--jobs={','.join(job_ids)}") if job_ids else []
 
 
 def cancel(job_ids: list[str], grace_seconds: float) -> list[str]:

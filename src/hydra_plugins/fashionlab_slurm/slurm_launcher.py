@@ -6,7 +6,9 @@ outside) in one line naming it, never a traceback."""
 import contextlib
 import io
 import logging
+import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +21,17 @@ from fashionlab.records import read_summary
 from fashionlab.resume import EarlierRun
 
 log = logging.getLogger(__name__)
+
+
+def at_time_limit(requeue, signum: int, frame) -> None:
+    """The job's handler of Slurm's time-limit signal: submitit's `requeue` requeues the job and exits it (it records
+    `interrupted`, and continues from last.ckpt when Slurm starts it again); past max_num_timeout requeues it raises
+    instead, and the job ends the same way, `interrupted`, for `-m resume` to continue with more time."""
+    try:
+        requeue(signum, frame)
+    except UncompletedJobError as error:
+        raise SystemExit(f"{error} Out of requeues (hydra.launcher.max_num_timeout): raise hydra.launcher.timeout_min "
+                         "and continue the sweep with -m resume=<sweep folder>") from None
 
 
 def sbatch_reason(error: FailedJobError) -> str:
@@ -53,6 +66,9 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
     def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, *args: Any) -> JobReturn:
         """Runs in the Slurm job, under its number in the sweep."""
+        requeue = signal.getsignal(signal.SIGUSR2)  # submitit's handler of the time-limit signal
+        if callable(requeue):
+            signal.signal(signal.SIGUSR2, partial(at_time_limit, requeue))
         return super().__call__(sweep_overrides, job_dir_key, self.job_numbers.get(job_num, job_num), *args)
 
     def finished_job(self, number: int, overrides: Sequence[str]) -> JobReturn | None:
@@ -76,10 +92,13 @@ class SlurmLauncher(SubmititSlurmLauncher):
             held = io.StringIO()
             sys.exit(f"error: Slurm refused the sweep's jobs: {sbatch_reason(error)} "
                      f"(hydra.launcher: {self.requested()})")
-        except UncompletedJobError as error:  # killed, cancelled from outside, out of memory: no result to collect
-            what = " ".join(str(error).splitlines()[:2])
-            sys.exit(f"error: a Slurm job of the sweep ended without a result: {what}; its log is beside it. Jobs "
-                     f"still queued go on (squeue); -m resume={self.config.hydra.sweep.dir} continues the sweep")
+        except UncompletedJobError as error:  # out of requeues, killed, cancelled from outside: no result to collect
+            lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("---")]
+            said = [line for line in lines[3:]  # the job's stderr, without what srun and submitit say of the signals
+                    if not line.startswith(("srun:", "slurmstepd")) and "Bypassing signal" not in line]
+            last_words = f" Its last words: {said[-1].rstrip('.')}." if said else ""
+            sys.exit(f"error: a Slurm job of the sweep ended without a result: {' '.join(lines[:2])}.{last_words} "
+                     f"Jobs still queued go on (squeue); -m resume={self.config.hydra.sweep.dir} continues the sweep")
         finally:
             sys.stderr.write(held.getvalue())
 
