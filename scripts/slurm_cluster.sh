@@ -5,8 +5,8 @@
 #   scripts/slurm_cluster.sh down    cancel every job and stop those daemons
 #   scripts/slurm_cluster.sh status  exit 0 when the cluster answers and its node takes jobs
 # `make slurm-up` / `make slurm-down` run it. Both are idempotent. The node gets this machine's CPUs and memory; tasks
-# are bound to the CPUs they were given (task/affinity), as on a real cluster; sacct answers from slurmdbd, as on a
-# real cluster. Needs root (packages, daemons). Where it cannot work it prints one line starting with `error:` and
+# are confined to the CPUs and memory they were given (task/cgroup, or task/affinity where cgroups are not writable),
+# as on a real cluster; sacct answers from slurmdbd, as on a real cluster. Needs root (packages, daemons). Where it cannot work it prints one line starting with `error:` and
 # exits 1. docs/slurm.md says why each setting is what it is.
 set -u
 
@@ -38,6 +38,26 @@ install_missing() {
     || die "apt-get install ${missing[*]} failed, see $STATE/apt.log"
 }
 
+# Tasks are confined to their CPUs and memory by cgroups (task/cgroup) where slurmd may make cgroup v1 hierarchies
+# here; elsewhere (cgroup v2 without systemd's delegation, many containers) they are bound to their CPUs only.
+cgroups_usable() {
+  local controller probe
+  for controller in cpuset memory freezer; do
+    probe=/sys/fs/cgroup/$controller/fashionlab-probe-$$
+    { mkdir "$probe" && rmdir "$probe"; } 2>/dev/null || return 1
+  done
+}
+
+binding_said() {
+  if cgroups_usable; then echo "each task is confined to its CPUs and memory (cgroup v1)."
+  else echo "each task is bound to its CPUs (affinity; cgroups not writable here)."; fi
+}
+
+binding_conf() {
+  if cgroups_usable; then printf 'ProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup,task/affinity\n'
+  else printf 'ProctrackType=proctrack/linuxproc\nTaskPlugin=task/affinity\n'; fi
+}
+
 write_conf() {
   if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
     die "$CONF exists and was not written by this script; this machine has its own Slurm setup, use that one"
@@ -57,11 +77,10 @@ StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/d
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-# Jobs share the node by CPUs and memory; each task is bound to the CPUs it was given.
+# Jobs share the node by CPUs and memory; $(binding_said)
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/affinity
+$(binding_conf)
 # Accounting in slurmdbd (MariaDB): sacct, which submitit polls for job states, answers as on a real cluster.
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
@@ -75,6 +94,12 @@ SchedulerParameters=sched_interval=5,bf_interval=5  # a requeued job starts seco
 KillWait=30
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+  cat >/etc/slurm/cgroup.conf <<EOF
+$MARK: read by task/cgroup and proctrack/cgroup, when slurm.conf names them
+CgroupPlugin=cgroup/v1
+ConstrainCores=yes
+ConstrainRAMSpace=yes
 EOF
   cat >/etc/slurm/slurmdbd.conf <<EOF
 $MARK
@@ -142,7 +167,8 @@ up() {
     state=$(node_state)
     case "$state" in
       idle|mixed|allocated|completing)
-        note "up: node $NODE, $(nproc) CPUs, partition debug ($state); squeue lists jobs, make slurm-down stops it"
+        note "up: node $NODE, $(nproc) CPUs, partition debug ($state), $(grep -o 'task/[a-z]*' "$CONF" | head -1);" \
+          "squeue lists jobs, make slurm-down stops it"
         return 0 ;;
       down*|drain*|fail*) scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 ;;
     esac
