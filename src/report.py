@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fashionlab.config import CheckpointError
 from fashionlab.data import DataError
-from fashionlab.report import ReportError, newest_sweep, write_report, write_samples
+from fashionlab.reporting.report import write_report, write_samples
+from fashionlab.reporting.runs import ReportError, newest_sweep
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import ROOT, tiny_overrides
 from fashionlab.config import checkpoint_config
-from fashionlab.dashboard import events_folder
+from fashionlab.reporting.runs import events_folder
 from test_cli import run_cli
 from test_reliability import read_rows
 

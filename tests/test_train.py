@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fashionlab.dashboard import events_folder
+from fashionlab.reporting.runs import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.module import Classifier
 from fashionlab.records import METRIC_COLUMNS

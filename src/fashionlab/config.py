@@ -1,6 +1,5 @@
 """Checks on the composed config, in one place, run before any run folder exists or any training starts."""
 
-import itertools
 import pickle
 import re
 import sys
@@ -145,21 +144,33 @@ def check(cfg: DictConfig) -> None:
 
 
 def is_grid(config: DictConfig) -> bool:
-    """Whether the sweep is Hydra's basic sweeper, a grid whose jobs `sweep_configs` can list beforehand (a search
-    draws its jobs as it goes and checks them itself)."""
-    return config.hydra.sweeper._target_.endswith(".BasicSweeper")
+    """Whether the sweep lists its jobs beforehand, so that `sweep_configs` can compose them: Hydra's basic sweeper
+    (a grid) or the confirm sweeper (given configurations, each over the replicate seeds). A search draws its jobs as
+    it goes and checks them itself."""
+    return config.hydra.sweeper._target_.endswith((".BasicSweeper", ".ConfirmSweeper"))
+
+
+def job_overrides(parser: OverridesParser, arguments: list[str],
+                  configurations: list[list[str]] | None = None) -> list[list[str]]:
+    """Each job's overrides: `arguments` expanded as Hydra's basic sweeper does (`a=1,2 b=x,y` gives four), once
+    for each of `configurations` when given (its overrides before the arguments, which win where both set a key)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    return [list(job) for configuration in (configurations or [[]])
+            for job in BasicSweeper.split_arguments(parser.parse_overrides([*configuration, *arguments]), None)[0]]
 
 
 def sweep_configs(config: DictConfig):
-    """Each job config of a basic-sweeper multirun (`a=1,2 b=x,y` gives four), composed as Hydra will compose it."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    params = config.hydra.sweeper.get("params") or {}  # as the basic sweeper does: config params, then the command line
+    """Each job config of a grid or confirm sweep, composed as Hydra will compose it."""
+    configurations = config.hydra.sweeper.get("configurations")
+    # as the basic sweeper does: config params, then the command line; the confirm sweeper's configurations replace
+    # an experiment's params
+    params = {} if configurations else config.hydra.sweeper.get("params") or {}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
     loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
-    overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-    for job_overrides in itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)):
-        yield loader.load_sweep_config(config, list(job_overrides))
+    parser = OverridesParser.create(config_loader=loader)
+    for overrides in job_overrides(parser, arguments, configurations):
+        yield loader.load_sweep_config(config, overrides)
 
 
 def _checkpoint_or_exit(path: str | Path) -> None:

@@ -9,8 +9,6 @@ from its search space (`<sweep>/varying.yaml`); each job reads it for its run na
 function of the job's overrides only, and a resumed run keeps it (the checkpoint holds the resolved config).
 """
 
-import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +19,14 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
 
 from fashionlab.config import is_grid, sweep_configs, target_name
+from fashionlab.overrides import override_values, overrides_name, varying_keys
 
 VARYING_FILE = "varying.yaml"
-MAX_NAME = 96  # characters of a run name; longer ones are cut and end in a hash of the whole
-UNSAFE = re.compile(r"[^\w.=,+\-\[\]]")  # anything else (/, :, spaces, quotes, *) becomes _ in a folder name
 # HPARAMS core knobs -> the config key each one shows; a varying key in this list is not shown twice.
 CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler.scheduler._target_",
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
 _ABSENT = object()
 NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
-SWEEPER_KEYS = ("search.",)  # `++search.storage`, `.study`, `.trial`: hydra/sweeper=search's bookkeeping
-
-
-def override_values(overrides: list[str]) -> dict[str, str]:
-    """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`. Without the ones a sweeper adds
-    to tell a job its study (SWEEPER_KEYS): they tell no run apart (a search's job folder is its trial number)."""
-    pairs = (override.lstrip("+").split("=", 1) for override in overrides if "=" in override)
-    return {key: value for key, value in pairs if not key.startswith(SWEEPER_KEYS)}
-
-
-def readable(value: str) -> str:
-    """An override's value as a run name or label shows it: a long number (one a search draws) to 4 significant
-    digits, 0.004979 for 0.004978958595293973; anything else as typed."""
-    try:
-        return f"{float(value):.4g}" if len(value) > 8 and any(c in value for c in ".e") else value
-    except ValueError:
-        return value
-
-
-def varying_keys(records: list[dict[str, Any]]) -> list[str]:
-    """The keys whose value differs between the records (a key missing from some differs too), in first-seen order."""
-    keys = dict.fromkeys(key for record in records for key in record)
-    return [key for key in keys if len({repr(record.get(key, _ABSENT)) for record in records}) > 1]
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -73,18 +47,6 @@ def varying_config_keys(configs: list[dict]) -> list[str]:
             and any(record.get(key) is not None for record in records)]
 
 
-def overrides_name(overrides: list[str], keys: list[str] | None = None) -> str:
-    """`key=value,...` of the overrides (those of `keys`, when given; values `readable`), safe as a folder name:
-    characters outside letters, digits and `._=,+-[]` become `_`; past MAX_NAME it is cut and ends in a hash of the
-    whole."""
-    values = override_values(list(overrides))
-    name = UNSAFE.sub("_", ",".join(f"{key}={readable(value)}" for key, value in values.items()
-                                    if keys is None or key in keys))
-    if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 9]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return name
-
-
 def read_varying(sweep_dir: str | Path) -> dict[str, list[str]] | None:
     """`<sweep>/varying.yaml` ({"overrides": [...], "config": [...]}), or None when the folder has none."""
     path = Path(sweep_dir, VARYING_FILE)
@@ -96,11 +58,6 @@ def run_name(overrides: list[str], output_dir: str) -> str:
     sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none."""
     varying = read_varying(Path(output_dir).parent)
     return overrides_name(overrides, varying["overrides"] if varying else None)
-
-
-def events_folder(run: Path) -> Path:
-    """Where a run folder's TensorBoard events are: its run-name subfolder, or the run folder itself."""
-    return next((path.parent for path in sorted(run.glob("*/events.out.tfevents.*"))), run)
 
 
 # conf/logger/tensorboard.yaml: `version: ${run_name:${hydra:overrides.task},${paths.output_dir}}`.

@@ -12,6 +12,8 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from fashionlab.machine import platform_record
+
 # step: parameter updates so far. val_loss and val_acc are nan for an epoch cut short before its validation.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
 LOGGED_AS = {"train_loss": "train/loss", "train_acc": "train/acc", "val_loss": "val/loss", "val_acc": "val/acc"}
@@ -85,7 +87,7 @@ class RunRecorder(L.Callback):
             writer = csv.DictWriter(file, METRIC_COLUMNS)
             writer.writeheader()
             writer.writerows(self.rows)
-        self._save_summary(status="running")
+        self._save_summary(status="running", platform=platform_record(trainer))
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]
