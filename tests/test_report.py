@@ -5,13 +5,14 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
+from conftest import ROOT, TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab.data import CLASS_NAMES
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.records import METRIC_COLUMNS
@@ -20,6 +21,7 @@ from fashionlab.reporting.diagnosis import diagnose
 from fashionlab.reporting.figures import class_samples_figure, sweep_figure
 from fashionlab.reporting.runs import events_folder, load_sweep, read_lr, read_metrics, report_settings
 from fashionlab.reporting.selection import Selection, select, varying_overrides
+from confirm import main as confirm_main
 from report import main as report_main
 from test_cli import run_cli
 from test_dashboard import CORE, hparams_of, tensorboard_runs
@@ -289,6 +291,93 @@ def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(t
     assert summary["test_acc_mean_std"] == f"{mean:.4f} ± {std:.4f}"
     rows = table(markdown, "Selected configuration")
     assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
+
+
+@pytest.fixture(scope="module")
+def replicate_sweep(tiny_data_dir, tmp_path_factory) -> Path:
+    """SGD and Adam at lr 3e-4, 3 seeds each, 2 epochs: two configurations of three replicates."""
+    return tiny_sweep(tmp_path_factory.mktemp("replicates") / "sweep", tiny_data_dir, "optimizer=sgd,adam",
+                      "seed=0,1,2", "optimizer.lr=0.0003", "data.batch_size=250", epochs=2)
+
+
+def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_its_top(replicate_sweep, monkeypatch,
+                                                                                          capsys, tmp_path):
+    sweep = replicate_sweep
+    evaluated, evaluate = [], sweep_report.evaluate_checkpoint
+    monkeypatch.setattr(sweep_report, "evaluate_checkpoint",
+                        lambda ckpt_path, data_dir=None: evaluated.append(Path(ckpt_path)) or evaluate(ckpt_path, data_dir))
+    printed, markdown, selection = report_of(sweep, capsys)
+    best = {job: json.loads((sweep / job / "summary.json").read_text())["best_val_acc"] for job in "012345"}
+    by_label = {c["label"]: c for c in printed["configurations"]}
+    assert sorted(by_label) == ["optimizer=adam", "optimizer=sgd"]
+    for label, jobs in (("optimizer=sgd", "012"), ("optimizer=adam", "345")):
+        values = [best[job] for job in jobs]
+        assert by_label[label]["n"] == 3
+        assert by_label[label]["mean"] == pytest.approx(statistics.mean(values))
+        assert by_label[label]["std"] == pytest.approx(statistics.stdev(values))
+    winner = selection.selected
+    assert printed["configuration"] == winner.label == max(by_label, key=lambda label: by_label[label]["mean"])
+    assert sorted(evaluated) == sorted(run.checkpoint for run in winner.runs), "each replicate tested once"
+    stored = json.loads((sweep / "test_metrics.json").read_text())
+    assert [entry["job"] for entry in stored["replicates"]] == [run.name for run in winner.runs]
+    assert printed["replicates"]["seeds"] == [0, 1, 2] and len(printed["replicates"]["test_acc"]) == 3
+    rows = table(markdown, "Selected configuration")
+    assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
+
+    (verdict,) = printed["verdicts"]  # the runner-up is also the other group's best: one comparison
+    assert verdict["role"] == "runner-up" and 0 <= verdict["p_superiority"] <= 1
+    loser = [c for c in selection.configurations if c is not winner][0]
+    assert verdict["difference"] == pytest.approx(winner.sample.mean - loser.sample.mean)
+    verdicts = table(markdown, "Verdict")
+    assert verdicts[0][:3] == [loser.label, "runner-up", "3 vs 3"]
+    assert "Fewer completed replicates" not in markdown
+
+    # TensorBoard: an aggregate run per configuration, mean and band per logged step, in a margin chart
+    for c in selection.configurations:
+        events = EventAccumulator(str(sweep / "aggregate" / c.label)).Reload()
+        assert "custom_scalars__config__" in events.Tags()["tensors"]
+        mean = [point.value for point in events.Scalars("aggregate/val_acc")]
+        upper = [point.value for point in events.Scalars("aggregate/val_acc_upper")]
+        epochs = [[run.history["val_acc"][i] for run in c.runs] for i in range(2)]
+        assert mean == pytest.approx([statistics.mean(v) for v in epochs], abs=1e-6)
+        assert upper == pytest.approx([statistics.mean(v) + statistics.stdev(v) for v in epochs], abs=1e-6)
+        assert [point.step for point in events.Scalars("aggregate/val_acc")] == c.runs[0].history["step"]
+    names = sorted(tensorboard_runs(sweep).Runs())
+    assert [name.split("/", 1)[1] for name in names if name[0].isdigit()] == [
+        f"optimizer={optimizer},seed={seed}" for optimizer in ("sgd", "adam") for seed in range(3)]
+    figure = sweep_figure(selection.configurations, set(), ["epoch"])
+    assert figure.axes[0].collections, "a band around each mean curve"
+
+    # make confirm: the top configuration over 2 fresh seeds (the sweep used 0-2), into a sweep linked both ways
+    for args, message in (([str(tmp_path)], "is not a sweep folder"), ([str(sweep), "--top", "0"], "--top: '0'"),
+                          ([str(sweep), "--seeds", "x"], "--seeds: 'x': not allowed, must be a positive integer")):
+        with pytest.raises(SystemExit) as exit_info:
+            confirm_main(args)
+        assert exit_info.value.code.startswith("error: ") and message in exit_info.value.code
+        assert "\n" not in exit_info.value.code
+    confirm = tmp_path / "confirm"
+    result = run_cli("confirm.py", str(sweep), "--top", "1", "--seeds", "2", "--sweep-dir", str(confirm))
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = load_sweep(confirm)
+    assert [(run.seed, run.choices["optimizer"]) for run in again] == [(3, winner.runs[0].choices["optimizer"]),
+                                                                       (4, winner.runs[0].choices["optimizer"])]
+    assert all(run.status == "completed" for run in again)
+    assert f"reruns the top configurations of `{sweep}`" in (confirm / "report.md").read_text()
+    assert f"rerun over fresh seeds in `{confirm}`" in (sweep / "report.md").read_text()
+
+
+def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_counts(replicate_sweep, tmp_path):
+    shutil.copytree(replicate_sweep / "0" / ".hydra", tmp_path / "sweep" / "0" / ".hydra")
+    shutil.copy(replicate_sweep / "multirun.yaml", tmp_path / "sweep")
+    (tmp_path / "sweep" / "0" / "summary.json").write_text(json.dumps({"status": "failed"}))
+    with pytest.raises(SystemExit) as exit_info:
+        confirm_main([str(tmp_path / "sweep")])
+    assert exit_info.value.code == (
+        f"error: {tmp_path / 'sweep'} has no completed run: nothing to confirm (its report lists each run's status)")
+    assert [path.name for path in (tmp_path / "sweep").glob("*.yaml")] == ["multirun.yaml"], "nothing written"
+    for target, value in (("sweep", "SEEDS=abc"), ("confirm", "TOP=0"), ("best", "SEEDS=-2")):
+        made = subprocess.run(["make", "-n", target, value], cwd=ROOT, capture_output=True, text=True)
+        assert made.returncode != 0 and f"{value}: not allowed, must be a positive integer" in made.stderr
 
 
 EPOCHS = range(1, 11)

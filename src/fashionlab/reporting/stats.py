@@ -8,6 +8,7 @@ probability of superiority P(A > B) = U / (n_A n_B) from the Mann–Whitney U st
 
 import math
 import statistics
+import warnings
 from dataclasses import dataclass
 
 from scipy import stats
@@ -68,7 +69,9 @@ def compare(a: list[float], b: list[float], comparisons: int = 1) -> Difference:
     p_superiority = float(stats.mannwhitneyu(a, b, alternative="two-sided").statistic / (len(a) * len(b)))
     if describe(a).std == 0 and describe(b).std == 0:  # no spread at all (e.g. a deterministic tiny test run)
         return Difference(difference, difference, difference, math.nan, math.nan, p_superiority, False, None)
-    welch = stats.ttest_ind(a, b, equal_var=False)
+    with warnings.catch_warnings():  # identical values in one sample (a deterministic run) are exact, not imprecise
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        welch = stats.ttest_ind(a, b, equal_var=False)
     low, high = welch.confidence_interval(1 - alpha)
     p_corrected = min(1.0, float(welch.pvalue) * comparisons)
     better = p_corrected < 1 - LEVEL and difference > 0
