@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from fashionlab.config import CheckpointError
+from fashionlab.runfolder import CheckpointError
 from fashionlab.data import DataError
 from fashionlab.evaluation import evaluate_checkpoint
 

@@ -15,14 +15,14 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import CheckpointError, ConfigError, checkpoint_config
+from fashionlab.config import ConfigError, register_resolvers
 from fashionlab.dashboard import log_hparams
 from fashionlab.data import DataError
 from fashionlab.module import Classifier
-from fashionlab.precision import fastest_precision  # noqa: F401  (registers the resolver the configs use)
-from fashionlab.records import write_failed_summary
-from fashionlab.resume import reopen_job_folder, sweep_command
-from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted
+from fashionlab.resume import reopen_job_folder, resume_command
+from fashionlab.runfolder import (CheckpointError, RunFolderError, Status, checkpoint, checkpoint_config,
+                                  record_interrupted, record_status)
+from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted, stop_on_sigterm_while_setting_up
 
 
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
@@ -40,7 +40,8 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         logger = instantiate(cfg.logger)
         trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
     except Exception as error:
-        write_failed_summary(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task), error)
+        record_status(cfg.paths.output_dir, list(HydraConfig.get().overrides.task), Status.FAILED,
+                      error=f"{type(error).__name__}: {error}")
         raise
     log_hparams(logger, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -50,27 +51,32 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation accuracy, the objective for Hydra sweepers."""
+    register_resolvers()  # again: a sweep's worker process starts here, not in the block below
     ignore_sigint_in_workers()
+    stop_on_sigterm_while_setting_up()
+    output_dir, overrides = Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task)
     ckpt_path = None
     try:
         if cfg.resume:  # the run continues with its own config, stored in its checkpoint
-            ckpt_path = Path(cfg.resume, "checkpoints", "last.ckpt")
+            ckpt_path = checkpoint(cfg.resume)
             cfg = checkpoint_config(ckpt_path)
         elif HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep launched into its folder again continues
-            earlier = reopen_job_folder(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task))
+            earlier = reopen_job_folder(output_dir, overrides)
             if earlier.finished:
                 return earlier.best_val_acc
             ckpt_path = earlier.checkpoint
         return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
-    except (DataError, CheckpointError, ConfigError) as error:
+    except (DataError, CheckpointError, ConfigError, RunFolderError) as error:
         sys.exit(f"error: {error}")
-    except SIGTERMException:
-        leave_interrupted(143)  # Lightning saved what it could; exit as a process ended by SIGTERM
+    except SIGTERMException:  # Lightning saved what it could, or the run was still setting up
+        record_interrupted(output_dir, overrides)
+        leave_interrupted(143)  # exit as a process ended by SIGTERM
 
 
 if __name__ == "__main__":
+    register_resolvers()
     try:
-        sys.argv = sweep_command(sys.argv)  # `-m resume=<sweep folder>`: the sweep's own command, into its folder
+        sys.argv = resume_command(sys.argv)  # `resume=<folder>`: the run's folder, or the sweep's own command
     except ConfigError as error:
         sys.exit(f"error: {error}")
     main()

@@ -16,7 +16,7 @@ from fashionlab import report as sweep_report
 from fashionlab.data import CLASS_NAMES
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.figures import class_samples_figure, sweep_figure
-from fashionlab.records import METRIC_COLUMNS
+from fashionlab.runfolder import METRIC_COLUMNS
 from report import main as report_main
 from fashionlab.dashboard import events_folder
 from test_cli import run_cli

@@ -14,7 +14,7 @@ from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, tiny_overrides
-from fashionlab.config import checkpoint_config
+from fashionlab.runfolder import checkpoint_config
 from fashionlab.dashboard import events_folder
 from test_cli import run_cli
 from test_reliability import read_rows

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from fashionlab.dashboard import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.module import Classifier
-from fashionlab.records import METRIC_COLUMNS
+from fashionlab.runfolder import METRIC_COLUMNS
 from train import train
 
 

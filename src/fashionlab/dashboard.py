@@ -20,7 +20,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard.summary import hparams
 
-from fashionlab.config import is_grid, sweep_configs, target_name
+from fashionlab.config import target_name
+from fashionlab.sweeps import is_grid, sweep_configs
 
 VARYING_FILE = "varying.yaml"
 MAX_NAME = 96  # characters of a run name; longer ones are cut and end in a hash of the whole
@@ -93,7 +94,8 @@ def read_varying(sweep_dir: str | Path) -> dict[str, list[str]] | None:
 
 def run_name(overrides: list[str], output_dir: str) -> str:
     """The TensorBoard run name below the run folder: the overrides that vary across the sweep when the folder is a
-    sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none."""
+    sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none.
+    The resolver behind conf/logger/tensorboard.yaml's `version` (fashionlab.config.register_resolvers)."""
     varying = read_varying(Path(output_dir).parent)
     return overrides_name(overrides, varying["overrides"] if varying else None)
 
@@ -102,9 +104,6 @@ def events_folder(run: Path) -> Path:
     """Where a run folder's TensorBoard events are: its run-name subfolder, or the run folder itself."""
     return next((path.parent for path in sorted(run.glob("*/events.out.tfevents.*"))), run)
 
-
-# conf/logger/tensorboard.yaml: `version: ${run_name:${hydra:overrides.task},${paths.output_dir}}`.
-OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 def write_varying(sweep_dir: Path, override_keys: list[str], configs: list[DictConfig]) -> None:
