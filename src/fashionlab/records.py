@@ -1,5 +1,4 @@
-"""What a run records while it trains: metrics.csv rows and summary.json's status (fashionlab.runfolder's layout), and
-in every checkpoint the random generators' states, so that a resumed run goes on as if it had never stopped."""
+"""What a run records while it trains: metrics.csv rows and summary.json's status (fashionlab.runfolder's layout)."""
 
 import math
 import time
@@ -102,18 +101,3 @@ class RunRecorder(L.Callback):
         else:
             self._save_summary(status=Status.FAILED, error=f"{type(exception).__name__}: {exception}")
 
-
-class RandomState(L.Callback):
-    """Keeps the states of torch's global random generators (the CPU's and each CUDA device's) in every checkpoint
-    and puts them back when a run resumes, before its first batch: augmentation (fashionlab.augment) and dropout draw
-    from them, so a resumed run draws the same numbers as one that never stopped. (Batch order has its own generator,
-    seeded per epoch: fashionlab.data.BatchIndices.) Lightning keeps none of them in a checkpoint."""
-
-    def state_dict(self) -> dict[str, Any]:
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
-        return {"torch": torch.get_rng_state(), "cuda": cuda}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
