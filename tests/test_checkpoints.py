@@ -15,7 +15,7 @@ from fashionlab.preflight import CheckCheckpoint
 from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
 from test_cli import run_cli
-from train import train
+from fashionlab.training import train
 
 
 class CreatesAFile:

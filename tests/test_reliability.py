@@ -23,7 +23,7 @@ from fashionlab.config import FREE, RULES, ConfigError, check, register_resolver
 from fashionlab.dashboard import events_folder
 from fashionlab.runfolder import checkpoint, checkpoint_config
 from test_cli import run_cli
-from train import train
+from fashionlab.training import train
 
 
 @pytest.mark.parametrize("override, message", [

@@ -9,13 +9,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.model import ACTIVATIONS, NORMS
 from fashionlab.runfolder import checkpoint
 
 TRAIN_SAMPLES = 60_000
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, seeded by Lightning's seed_everything, accepts
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+# The choices of model.activation and model.norm, and the torch.nn class each builds (fashionlab.model); kept here as
+# names, so that checking a config does not import torch.
+ACTIVATIONS = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "tanh": "Tanh"}
+NORMS = {"batch": "BatchNorm1d", "layer": "LayerNorm"}
 X_AXES = ("epoch", "elapsed_s", "step")
 METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
 _ABSENT = object()
@@ -130,6 +133,7 @@ FREE: dict[str, str] = {
     "callbacks.pruning.storage": "set for each trial by the search sweeper (search.storage)",
     "callbacks.pruning.study": "set for each trial by the search sweeper (search.study)",
     "callbacks.pruning.trial": "set for each trial by the search sweeper (search.trial)",
+    "choices.*": "Hydra's record of the group options the run was composed from (optimizer=momentum), for HPARAMS",
     "search.*": "set for each trial by the search sweeper: the study's journal, its name, the trial number",
 }
 

@@ -1,6 +1,8 @@
-"""A grid sweep's jobs, listed before the first one runs, so that each can be checked and what varies recorded."""
+"""What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked and what
+varies recorded; a search's study, in a journal file."""
 
 import itertools
+from pathlib import Path
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -26,3 +28,10 @@ def sweep_configs(config: DictConfig):
     overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
     for job_overrides in itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)):
         yield loader.load_sweep_config(config, list(job_overrides))
+
+
+def journal_storage(path: str | Path):
+    """A study's storage in a journal file (guarded by a lock file), which processes on any launcher can share."""
+    import optuna  # here, not at the top: a grid sweep, and every start of src/train.py, goes without it
+
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
