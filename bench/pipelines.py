@@ -1,10 +1,10 @@
 """The four pipelines the benchmark times, each returning start-up, training and validation seconds.
 
 A: this project as a user runs it (fashionlab.training's train(), what src/train.py runs, on the composed Hydra
-config); B: the pipeline the PyTorch and Lightning tutorials teach; C: a hand-written loop over tensors in memory, the floor for any framework;
-D: Lightning's own floor, a bare LightningModule on the same in-memory batches with nothing logged or saved.
-All four train the same MLP (784-256-128-10) with SGD (lr 0.05) on 50,000 samples and validate on 10,000; A, C and D
-with the fused SGD step of conf/optimizer/sgd.yaml, B with torch's default, as the tutorials do.
+config); B: the pipeline the PyTorch and Lightning tutorials teach; C: a hand-written loop over tensors in memory, the
+floor for any framework; D: Lightning's own floor, a bare LightningModule on the same in-memory batches with nothing
+logged or saved. All four train the same MLP (784-256-128-10) with SGD (lr 0.05) on 50,000 samples and validate on
+10,000; A, C and D with the fused SGD step of conf/optimizer/sgd.yaml, B with torch's default, as the tutorials do.
 """
 
 import functools

@@ -24,8 +24,8 @@ def resume_command(argv: list[str]) -> list[str]:
     if not resumes:
         return argv
     if not {"-m", "--multirun"} & set(argv[1:]):
-        run = resumes[0].removeprefix("resume=")
-        return [*argv, f"hydra.run.dir={run}", f"hydra.output_subdir=.hydra/resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}"]
+        record = f".hydra/resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+        return [*argv, f"hydra.run.dir={resumes[0].removeprefix('resume=')}", f"hydra.output_subdir={record}"]
     folder = Path(resumes[0].removeprefix("resume="))
     if not (folder / "multirun.yaml").is_file():
         raise ConfigError(f"resume={folder}: not allowed with -m, must be a sweep folder holding multirun.yaml "

@@ -73,8 +73,8 @@ def write_json(path: Path, data: dict) -> None:
 
 def new_summary(overrides: list[str]) -> dict[str, Any]:
     """summary.json of a run that has not finished an epoch yet."""
-    return {"status": Status.RUNNING.value, "best_val_acc": None, "best_epoch": None, "epochs_run": 0, "wall_seconds": 0.0,
-            "overrides": list(overrides)}
+    return {"status": Status.RUNNING.value, "best_val_acc": None, "best_epoch": None, "epochs_run": 0,
+            "wall_seconds": 0.0, "overrides": list(overrides)}
 
 
 def read_summary(run: str | Path) -> dict[str, Any] | None:
