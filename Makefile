@@ -91,7 +91,7 @@ samples: data ## one training image per class, 5x2 grid: outputs/class_samples.p
 tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host localhost --port 6006
 
-test: data ## the test suite (tiny synthetic data, plus checks on the real data)
+test: data ## the test suite on every core (tiny synthetic data, plus checks on the real data); ARGS="-m slow": the slow ones
 	$(PY) -m pytest $(ARGS)
 
 bench: $(INSTALLED) ## seconds per epoch: project vs tutorial vs raw loop, best_mlp's speed settings, sweeps; ARGS="--only recipe"

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from fashionlab.config import CheckpointError
+from fashionlab.runfolder import CheckpointError
 from fashionlab.data import DataError
 from fashionlab.reporting.report import write_report, write_samples
 from fashionlab.reporting.runs import ReportError, newest_sweep

@@ -29,6 +29,7 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     sgd, adam = (hparams_of(board, run) for run in runs)
     assert set(sgd) == set(adam) == CORE | {"optimizer.momentum", "optimizer.betas"}
     assert (sgd["optimizer.momentum"], sgd["optimizer.betas"], adam["optimizer.momentum"]) == (0, "-", "-")
+    assert (sgd["optimizer"], adam["optimizer"]) == ("sgd", "adam"), "by group option: momentum, not its class SGD"
     assert all("val/acc_best" in board.GetAccumulator(run).Tags()["scalars"] for run in runs), "HPARAMS' metric"
     assert all(len(board.Scalars(run, "lr")) == 1 for run in runs), "tag `lr` for every optimizer, once an epoch"
     assert custom_scalars(board, runs[0]) == {"loss": {"train/loss", "val/loss"}, "accuracy": {"train/acc", "val/acc"}}

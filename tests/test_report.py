@@ -15,12 +15,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import ROOT, TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab.data import CLASS_NAMES
 from fashionlab.evaluation import evaluate_checkpoint
-from fashionlab.records import METRIC_COLUMNS
 from fashionlab.reporting import report as sweep_report
 from fashionlab.reporting.diagnosis import diagnose
 from fashionlab.reporting.figures import class_samples_figure, sweep_figure
-from fashionlab.reporting.runs import events_folder, load_sweep, read_lr, read_metrics, report_settings
+from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
 from fashionlab.reporting.selection import Selection, select, varying_overrides
+from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics
 from confirm import main as confirm_main
 from report import main as report_main
 from test_cli import run_cli

@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 
 from conftest import tiny_overrides
 from fashionlab.overrides import overrides_name
-from fashionlab.reporting.runs import events_folder
-from fashionlab.pruning import journal_storage
+from fashionlab.runfolder import events_folder
+from fashionlab.sweeps import journal_storage
 from fashionlab.reporting.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
 from hydra_plugins.fashionlab_search.search_sweeper import override_value

@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy import stats as scipy_stats
 
-from fashionlab.records import METRIC_COLUMNS
+from fashionlab.runfolder import METRIC_COLUMNS
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import select
 from fashionlab.reporting.stats import compare, describe

@@ -2,18 +2,13 @@
 says it is behind. The sweeper (hydra/sweeper=search) tells each job its study and trial as `search.*` overrides."""
 
 import math
-from pathlib import Path
 
 import lightning as L
 import optuna
 from optuna.trial import TrialState
 
 from fashionlab.records import RunRecorder
-
-
-def journal_storage(path: str | Path) -> optuna.storages.JournalStorage:
-    """A study's storage in a journal file (guarded by a lock file), which processes on any launcher can share."""
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+from fashionlab.sweeps import journal_storage
 
 
 def open_trial(storage: str, study_name: str, number: int, pruner: optuna.pruners.BasePruner) -> optuna.Trial:

@@ -84,6 +84,22 @@ def ignore_sigint_in_workers() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def stop_on_sigterm_while_setting_up() -> None:
+    """A SIGTERM that comes before Lightning listens for it (the run still loading data and building its objects, as a
+    sweep's parent stops a worker that just took a job) raises Lightning's SIGTERMException at once, so the run ends
+    as one stopped during training does, recorded `interrupted`, instead of the process vanishing without a word.
+    Once Lightning's handler is in place it calls this one too, after its own: then Lightning stops the run at its
+    next batch and this one leaves it to it."""
+
+    def stop(signum: int, frame: Any) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException  # loaded by then; not needed before
+
+        if signal.getsignal(signal.SIGTERM) is stop:
+            raise SIGTERMException()
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def leave_interrupted(code: int) -> None:
     """End an interrupted job's process: a worker exits at once (its pool would keep it waiting for more work)."""
     if in_sweep_worker():

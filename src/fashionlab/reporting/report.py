@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
-from fashionlab.records import write_json
+from fashionlab.runfolder import write_json
 from fashionlab.reporting import markdown as md
 from fashionlab.reporting.aggregates import write_aggregates
 from fashionlab.reporting.diagnosis import THRESHOLDS

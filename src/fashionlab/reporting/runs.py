@@ -1,7 +1,5 @@
 """Reading a sweep: one frozen Run per job folder, from its .hydra/ config, summary.json and metrics.csv."""
 
-import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +8,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.config import target_name
 from fashionlab.overrides import override_values
-from fashionlab.records import METRIC_COLUMNS
+from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
+from fashionlab.runfolder import checkpoint as checkpoint_path
 
 SWEEPS_ROOT = Path("outputs/multirun")
 # The x axes a sweep's `report.x_axes` may ask for: metrics.csv columns and how to label them.
@@ -90,39 +89,12 @@ class Run:
 
     @property
     def checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "best.ckpt"
+        return checkpoint_path(self.path, BEST)
 
     @property
     def selectable(self) -> bool:
         """Only completed runs compete: a diverged or interrupted run's checkpoint is not a finished result."""
         return self.status == "completed" and self.best_index is not None and self.checkpoint.is_file()
-
-
-def read_metrics(path: Path) -> dict[str, list[float]]:
-    """metrics.csv as columns; a missing file, a header alone or a half-written last row just give fewer epochs.
-
-    An epoch cut short by trainer.max_time before its validation (train loss finite, val acc nan) is left out:
-    its training numbers cover part of an epoch only, so it has nothing to compare.
-    """
-    history: dict[str, list[float]] = {column: [] for column in METRIC_COLUMNS}
-    if not path.is_file():
-        return history
-    with open(path, newline="") as file:
-        for row in csv.DictReader(file):
-            try:
-                record = {column: float(row[column]) for column in METRIC_COLUMNS}
-            except (KeyError, TypeError, ValueError):
-                continue
-            if math.isfinite(record["train_loss"]) and math.isnan(record["val_acc"]):
-                continue
-            for column, value in record.items():
-                history[column].append(value)
-    return history
-
-
-def events_folder(run: Path) -> Path:
-    """Where a run folder's TensorBoard events are: its run-name subfolder, or the run folder itself."""
-    return next((path.parent for path in sorted(run.glob("*/events.out.tfevents.*"))), run)
 
 
 def read_lr(path: Path) -> tuple[list[int], list[float]]:
@@ -137,24 +109,17 @@ def read_lr(path: Path) -> tuple[list[int], list[float]]:
     return [point.step for point in points], [point.value for point in points]
 
 
-def read_summary(path: Path) -> dict:
-    """summary.json, or a status saying why there is none to read (a job that crashed before its fit started)."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {"status": "no summary.json"}
-    except json.JSONDecodeError:
-        return {"status": "unreadable summary.json"}
-
-
 def load_run(path: Path) -> Run:
-    summary = read_summary(path / "summary.json")
+    try:  # a job that crashed before its fit started has none: its status says so
+        summary = read_summary(path) or {"status": "no summary.json"}
+    except RunFolderError:
+        summary = {"status": "unreadable summary.json"}
     hydra = path / ".hydra" / "hydra.yaml"
     choices = OmegaConf.select(OmegaConf.load(hydra), "hydra.runtime.choices", default={}) if hydra.is_file() else {}
     return Run(name=path.name, path=path, config=OmegaConf.load(path / ".hydra" / "config.yaml"),
                overrides=tuple(OmegaConf.load(path / ".hydra" / "overrides.yaml")), choices=dict(choices),
                status=str(summary.get("status")), wall_seconds=summary.get("wall_seconds"),
-               history=read_metrics(path / "metrics.csv"), platform=summary.get("platform"))
+               history=read_metrics(path / METRICS), platform=summary.get("platform"))
 
 
 def load_sweep(folder: Path) -> list[Run]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from fashionlab.pruning import journal_storage
+from fashionlab.sweeps import journal_storage
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 
-from fashionlab.config import job_overrides
+from fashionlab.sweeps import job_overrides
 
 
 # A plain node, not a dataclass: an experiment that ran a search (experiment=search) also sets the search sweeper's

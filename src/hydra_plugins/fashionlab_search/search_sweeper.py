@@ -32,7 +32,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 
 from fashionlab.dashboard import write_varying
-from fashionlab.pruning import journal_storage
+from fashionlab.sweeps import journal_storage
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
