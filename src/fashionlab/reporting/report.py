@@ -39,7 +39,7 @@ def linked_sweeps(sweep: Path) -> tuple[Path | None, list[Path]]:
     return (Path(confirms) if confirms else None), [Path(path) for path in confirmations]
 
 
-def test_selected(sweep: Path, selection: Selection, data_dir: str | None) -> tuple[list[str], dict]:
+def evaluate_selected(sweep: Path, selection: Selection, data_dir: str | None) -> tuple[list[str], dict]:
     """Evaluate each completed replicate of the selected configuration once on the test set; the report's section,
     test_metrics.json and the confusion matrix of the model to use (pooled over the replicates when several)."""
     configuration = selection.selected
@@ -47,7 +47,8 @@ def test_selected(sweep: Path, selection: Selection, data_dir: str | None) -> tu
     chosen = configuration.best_run
     test = dict(tests[chosen.name])
     if len(tests) > 1:  # per-class accuracy and confusion of all tested replicates together
-        matrix = [[sum(cells) for cells in zip(*rows)] for rows in zip(*(t["test/confusion_matrix"] for t in tests.values()))]
+        matrices = [result["test/confusion_matrix"] for result in tests.values()]
+        matrix = [[sum(cells) for cells in zip(*rows)] for rows in zip(*matrices)]
         test["test/per_class_acc"] = {name: row[i] / max(1, sum(row))
                                       for i, (name, row) in enumerate(zip(CLASS_NAMES, matrix))}
         test["test/confusion_matrix"] = matrix
@@ -60,13 +61,14 @@ def test_selected(sweep: Path, selection: Selection, data_dir: str | None) -> tu
     pooled = f", {len(tests)} replicates pooled" if len(tests) > 1 else ""
     title = f"{configuration.label}\n{chosen.title} (test acc {md.mean_std([r['test/acc'] for r in replicates])}{pooled})"
     save(confusion_figure(test["test/confusion_matrix"], f"Test set, {title}"), sweep / "confusion_matrix.png")
-    lines = [*md.replicates_lines(configuration, tests, parameters), "", *md.selected_lines(chosen, test, len(tests) > 1)]
+    lines = [*md.replicates_lines(configuration, tests, parameters), "",
+             *md.selected_lines(chosen, test, len(tests) > 1)]
+    val, test_acc = [r["val_acc"] for r in replicates], [r["test/acc"] for r in replicates]
     summary = {"selected": chosen.name, "configuration": configuration.label, "label": configuration.label,
                "title": chosen.title, "val_acc": chosen.best_val_acc, "test_acc": tests[chosen.name]["test/acc"],
-               "replicates": {"seeds": [r["seed"] for r in replicates], "parameters": parameters,
-                              "val_acc": [r["val_acc"] for r in replicates], "test_acc": [r["test/acc"] for r in replicates],
-                              "val_acc_mean_std": md.mean_std([r["val_acc"] for r in replicates]),
-                              "test_acc_mean_std": md.mean_std([r["test/acc"] for r in replicates])}}
+               "replicates": {"seeds": [r["seed"] for r in replicates], "parameters": parameters, "val_acc": val,
+                              "test_acc": test_acc, "val_acc_mean_std": md.mean_std(val),
+                              "test_acc_mean_std": md.mean_std(test_acc)}}
     return lines, summary
 
 
@@ -92,7 +94,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     if selection.selected is None:
         lines.append("No completed run: nothing selected, test set not evaluated.")
     else:
-        section, summary = test_selected(sweep, selection, data_dir)
+        section, summary = evaluate_selected(sweep, selection, data_dir)
         lines += section
         result.update(summary)
     group_best = list(selection.group_best.values())
@@ -110,7 +112,8 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
                   + (", and the learning rate at every logged step" if lr_panel else "")
                   + "; one color per group, the best configuration of each group thick"
                   + ("; each curve is the mean over the configuration's completed replicates, the band ± one sample "
-                     "standard deviation" if selection.replicated else "") + ".", "", "![every configuration](sweep_curves.png)"]
+                     "standard deviation" if selection.replicated else "") + ".", "",
+                  "![every configuration](sweep_curves.png)"]
         if set(x_axes) - {"epoch"}:
             lines += ["", "Speed over the completed epochs:", "",
                       *md.speed_table([run for run in runs if run.history["epoch"]], label)]
