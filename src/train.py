@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 from fashionlab.config import ConfigError, register_resolvers
 from fashionlab.resume import reopen_job_folder, resume_command
 from fashionlab.runfolder import CheckpointError, RunFolderError, checkpoint, checkpoint_config, record_interrupted
-from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted, stop_on_sigterm_while_setting_up
+from fashionlab.shutdown import (StoppedWhileSettingUp, ignore_sigint_in_workers, leave_interrupted,
+                                 stop_on_sigterm_while_setting_up)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -24,17 +25,17 @@ def main(cfg: DictConfig) -> float:
     register_resolvers()  # again: a sweep's worker process starts here, not in the block below
     ignore_sigint_in_workers()
     stop_on_sigterm_while_setting_up()
-    # The training stack (torch, Lightning: seconds to import) only now that a run really starts: --help, --cfg,
-    # --info, a bad value, a bad resume= and bad sweep syntax are answered before this, by Hydra and
-    # fashionlab.preflight, in about a second.
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    from fashionlab.data import DataError
-    from fashionlab.training import train
-
     output_dir, overrides = Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task)
     ckpt_path = None
     try:
+        # The training stack (torch, Lightning: seconds to import) only now that a run really starts: --help, --cfg,
+        # --info, a bad value, a bad resume= and bad sweep syntax are answered before this, by Hydra and
+        # fashionlab.preflight, in about a second.
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        from fashionlab.data import DataError
+        from fashionlab.training import train
+
         if cfg.resume:  # the run continues with its own config, stored in its checkpoint
             ckpt_path = checkpoint(cfg.resume)
             cfg = checkpoint_config(ckpt_path)
@@ -44,11 +45,13 @@ def main(cfg: DictConfig) -> float:
                 return earlier.best_val_acc
             ckpt_path = earlier.checkpoint
         return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
+    except StoppedWhileSettingUp as stop:  # first: it may come before the names below are imported
+        record_interrupted(output_dir, overrides)
+        leave_interrupted(stop.code)
+    except SIGTERMException:  # Lightning stopped the run at a batch; its recorder said `interrupted`
+        leave_interrupted(143)  # exit as a process ended by SIGTERM
     except (DataError, CheckpointError, ConfigError, RunFolderError) as error:
         sys.exit(f"error: {error}")
-    except SIGTERMException:  # Lightning saved what it could, or the run was still setting up
-        record_interrupted(output_dir, overrides)
-        leave_interrupted(143)  # exit as a process ended by SIGTERM
 
 
 if __name__ == "__main__":

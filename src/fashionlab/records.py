@@ -7,7 +7,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from fashionlab.machine import platform_record
 from fashionlab.runfolder import Status, append_metrics, new_summary, write_metrics, write_summary
@@ -95,7 +94,7 @@ class RunRecorder(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         for logger in trainer.loggers:
             logger.finalize("failed")  # flush what was logged so far
-        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+        if isinstance(exception, (KeyboardInterrupt, SystemExit)):  # Ctrl-C, SIGTERM (Lightning's or while setting up)
             self._save_summary(status=Status.INTERRUPTED)
         else:
             self._save_summary(status=Status.FAILED, error=f"{type(exception).__name__}: {exception}")
