@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from scipy import stats as scipy_stats
 
 from fashionlab.runfolder import METRIC_COLUMNS
+from fashionlab.reporting.markdown import configurations_table
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import select
 from fashionlab.reporting.stats import compare, describe
@@ -78,3 +79,9 @@ def test_the_selected_configuration_has_the_highest_mean_not_the_luckiest_replic
     assert verdict.role == "runner-up" and verdict.other.label == "optimizer=sgd"
     assert verdict.difference.difference == pytest.approx(0.02) and not verdict.difference.better
     assert json.dumps(vars(verdict.difference)), "numbers only, for report.json"
+
+    # a replicate short (SGD's seed 0 left out): the table says so, and the statistics use the completed ones
+    short = select(runs[1:])
+    note = configurations_table(short)[-1]
+    assert note.startswith("Fewer completed replicates than the 3 of the others: optimizer=sgd (n = 2)")
+    assert short.configurations[1].values == [0.81, 0.81]
