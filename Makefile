@@ -7,9 +7,15 @@ DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
+# Replicates: SEEDS=5 adds seed=0,1,2,3,4 to a sweep, so each configuration runs over 5 seeds (docs/report.md).
+SEEDS ?=
+TOP ?= 3
+$(foreach name,SEEDS TOP,$(if $(filter-out $(shell echo '$($(name))' | grep -xE '[1-9][0-9]*'),$($(name))),\
+  $(error $(name)=$($(name)): not allowed, must be a positive integer)))
+REPLICATES = $(if $(SEEDS),seed=$(shell seq -s, 0 $$(($(SEEDS) - 1))))
 
-.PHONY: help install data train sweep $(EXPERIMENTS) search best ablation resume report samples tensorboard test bench \
-	gpu-check slurm-up slurm-down clean distclean
+.PHONY: help install data train sweep $(EXPERIMENTS) search best ablation compare confirm resume report samples \
+	tensorboard test bench gpu-check slurm-up slurm-down clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,7 +38,7 @@ $(DATA_FILES) &: | $(INSTALLED)
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)
 
-sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report
+sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report; SEEDS=5: 5 replicates each
 gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall-clock time, then the report
 lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
@@ -40,6 +46,7 @@ grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the win
 search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
 best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 22 min on 2 cores)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
+compare: ## SGD, momentum, Adam, RMSprop, AdamW: each one's lr tuned on validation, its best rerun over 5 seeds, a verdict
 
 sweep: SWEEP_OVERRIDES = optimizer=sgd,adam
 $(EXPERIMENTS): SWEEP_OVERRIDES = experiment=$@
@@ -49,16 +56,28 @@ ablation: SWEEP_OVERRIDES = experiment=best_mlp 'ablation=glob(*)' seed=0 traine
 # The report runs even when a job failed (its row shows the status); make still exits with the sweep's status.
 sweep $(EXPERIMENTS) best ablation: data
 	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
-	$(PY) src/train.py -m $(SWEEP_OVERRIDES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
+	$(PY) src/train.py -m $(SWEEP_OVERRIDES) $(REPLICATES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) src/report.py $$dir && exit $$status
+
+# DeepOBS's protocol: tune each optimizer's lr on validation (one run each), then rerun each one's best over fresh seeds.
+compare: data
+	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
+	$(PY) src/train.py -m experiment=compare hydra.sweep.dir=$$dir $(ARGS) && $(PY) src/report.py $$dir && \
+	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),5)
+
+confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5]
+	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5]" >&2; exit 2; }
+	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5)
 
 resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=outputs/multirun/<date>/<time>
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }
 	$(PY) src/train.py -m resume=$(SWEEP); status=$$?; \
 	if [ -f "$(SWEEP)/multirun.yaml" ]; then $(PY) src/report.py $(SWEEP) || exit $$?; fi; exit $$status
 
-# A search continues its study when given its sweep folder again (docs/search.md).
+# A search continues its study when given its sweep folder again (docs/search.md). Its trials are single runs: confirm
+# its best ones over seeds with make confirm.
 search: data
+	@test -z "$(SEEDS)" || { echo "error: SEEDS=$(SEEDS): not allowed for make search, whose trials are drawn one run each; confirm its top trials over seeds with make confirm SWEEP=<its folder> SEEDS=$(SEEDS)" >&2; exit 2; }
 	dir=$${SWEEP:-outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N)}; \
 	$(PY) src/train.py -m experiment=search hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) src/report.py $$dir && exit $$status
@@ -72,7 +91,7 @@ samples: data ## one training image per class, 5x2 grid: outputs/class_samples.p
 tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host localhost --port 6006
 
-test: data ## the test suite (tiny synthetic data, plus checks on the real data)
+test: data ## the test suite on every core (tiny synthetic data, plus checks on the real data); ARGS="-m slow": the slow ones
 	$(PY) -m pytest $(ARGS)
 
 bench: $(INSTALLED) ## seconds per epoch: project vs tutorial vs raw loop, best_mlp's speed settings, sweeps; ARGS="--only recipe"

@@ -1,15 +1,14 @@
 """The four pipelines the benchmark times, each returning start-up, training and validation seconds.
 
-A: this project as a user runs it (src/train.py's train() on the composed Hydra config); B: the pipeline the
-PyTorch and Lightning tutorials teach; C: a hand-written loop over tensors in memory, the floor for any framework;
-D: Lightning's own floor, a bare LightningModule on the same in-memory batches with nothing logged or saved.
-All four train the same MLP (784-256-128-10) with SGD (lr 0.05) on 50,000 samples and validate on 10,000; A, C and D
-with the fused SGD step of conf/optimizer/sgd.yaml, B with torch's default, as the tutorials do.
+A: this project as a user runs it (fashionlab.training's train(), what src/train.py runs, on the composed Hydra
+config); B: the pipeline the PyTorch and Lightning tutorials teach; C: a hand-written loop over tensors in memory, the
+floor for any framework; D: Lightning's own floor, a bare LightningModule on the same in-memory batches with nothing
+logged or saved. All four train the same MLP (784-256-128-10) with SGD (lr 0.05) on 50,000 samples and validate on
+10,000; A, C and D with the fused SGD step of conf/optimizer/sgd.yaml, B with torch's default, as the tutorials do.
 """
 
 import functools
 import statistics
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -24,12 +23,12 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
+from fashionlab.config import register_resolvers
 from fashionlab.data import MEAN, STD, FashionMNISTDataModule
 from fashionlab.model import MLP
+from fashionlab.training import train  # what src/train.py runs: pipeline A runs exactly the code of the command line
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # src/train.py: pipeline A runs exactly the code the command line runs
-from train import train  # noqa: E402
 
 LR = 0.05
 FUSED_SGD = functools.partial(torch.optim.SGD, lr=LR, fused=True)  # conf/optimizer/sgd.yaml, as pipeline A has it
@@ -110,7 +109,8 @@ def project(data_dir: Path, real: bool, batch_size: int, epochs: int, output_dir
 
 
 def fit(overrides: list[str], output_dir: Path) -> L.Trainer:
-    """src/train.py's train() on the config composed from `overrides`, in this process, writing into output_dir."""
+    """fashionlab.training's train() on the config composed from `overrides`, in this process, writing into output_dir."""
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)

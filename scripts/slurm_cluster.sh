@@ -200,6 +200,9 @@ status() {
   echo "slurm cluster: controller up, node $NODE $(node_state)"; return 1
 }
 
+# One at a time: test workers (pytest-xdist) may each ask for the cluster at once.
+mkdir -p "$STATE" 2>/dev/null && exec 9>"$STATE/lock" && flock -w 900 9
+
 case "${1:-}" in
   up) up ;;
   down) down ;;

@@ -10,13 +10,16 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from fashionlab.config import CheckpointError
-from fashionlab.data import DataError
-from fashionlab.evaluation import evaluate_checkpoint
+from fashionlab.runfolder import CheckpointError
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    # Imported here, once the checkpoint has passed fashionlab.preflight: --help and a missing or bad ckpt_path are
+    # answered without the seconds torch and Lightning take to import.
+    from fashionlab.data import DataError
+    from fashionlab.evaluation import evaluate_checkpoint
+
     try:
         metrics = {"ckpt_path": cfg.ckpt_path, **evaluate_checkpoint(cfg.ckpt_path, cfg.data_dir)}
     except (CheckpointError, DataError) as error:

@@ -6,9 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from fashionlab.config import CheckpointError
+from fashionlab.runfolder import CheckpointError
 from fashionlab.data import DataError
-from fashionlab.report import ReportError, newest_sweep, write_report, write_samples
+from fashionlab.reporting.report import write_report, write_samples
+from fashionlab.reporting.runs import ReportError, newest_sweep
 
 
 def main(argv: list[str] | None = None) -> None:

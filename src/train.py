@@ -8,69 +8,56 @@ import sys
 from pathlib import Path
 
 import hydra
-import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from fashionlab.config import CheckpointError, ConfigError, checkpoint_config
-from fashionlab.dashboard import log_hparams
-from fashionlab.data import DataError
-from fashionlab.module import Classifier
-from fashionlab.precision import fastest_precision  # noqa: F401  (registers the resolver the configs use)
-from fashionlab.records import write_failed_summary
-from fashionlab.resume import reopen_job_folder, sweep_command
-from fashionlab.shutdown import ignore_sigint_in_workers, leave_interrupted
-
-
-def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
-    """Fit the configured model, or continue the run of `ckpt_path`; the run folder receives checkpoints, events,
-    metrics.csv and summary.json. A run that fails before training starts records `failed` with the error."""
-    try:
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = instantiate(cfg.data)
-        datamodule.prepare_data()
-        datamodule.setup("fit")  # bad data stops the run here, before any training
-        module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer),
-                            instantiate(cfg.scheduler, _convert_="all"), **cfg.module)
-        # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
-        module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
-        logger = instantiate(cfg.logger)
-        trainer = instantiate(cfg.trainer, logger=logger, callbacks=[instantiate(c) for c in cfg.callbacks.values()])
-    except Exception as error:
-        write_failed_summary(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task), error)
-        raise
-    log_hparams(logger, cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    return trainer
+from fashionlab.config import ConfigError, register_resolvers
+from fashionlab.resume import reopen_job_folder, resume_command
+from fashionlab.runfolder import CheckpointError, RunFolderError, checkpoint, checkpoint_config, record_interrupted
+from fashionlab.shutdown import (StoppedWhileSettingUp, ignore_sigint_in_workers, leave_interrupted,
+                                 stop_on_sigterm_while_setting_up)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns the best validation accuracy, the objective for Hydra sweepers."""
+    register_resolvers()  # again: a sweep's worker process starts here, not in the block below
     ignore_sigint_in_workers()
+    stop_on_sigterm_while_setting_up()
+    output_dir, overrides = Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task)
     ckpt_path = None
     try:
+        # The training stack (torch, Lightning: seconds to import) only now that a run really starts: --help, --cfg,
+        # --info, a bad value, a bad resume= and bad sweep syntax are answered before this, by Hydra and
+        # fashionlab.preflight, in about a second.
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        from fashionlab.data import DataError
+        from fashionlab.training import train
+
         if cfg.resume:  # the run continues with its own config, stored in its checkpoint
-            ckpt_path = Path(cfg.resume, "checkpoints", "last.ckpt")
+            ckpt_path = checkpoint(cfg.resume)
             cfg = checkpoint_config(ckpt_path)
         elif HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep launched into its folder again continues
-            earlier = reopen_job_folder(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task))
+            earlier = reopen_job_folder(output_dir, overrides)
             if earlier.finished:
                 return earlier.best_val_acc
             ckpt_path = earlier.checkpoint
         return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
-    except (DataError, CheckpointError, ConfigError) as error:
+    except StoppedWhileSettingUp as stop:  # first: it may come before the names below are imported
+        record_interrupted(output_dir, overrides)
+        leave_interrupted(stop.code)
+    except SIGTERMException:  # Lightning stopped the run at a batch; its recorder said `interrupted`
+        leave_interrupted(143)  # exit as a process ended by SIGTERM
+    except (DataError, CheckpointError, ConfigError, RunFolderError) as error:
         sys.exit(f"error: {error}")
-    except SIGTERMException:
-        leave_interrupted(143)  # Lightning saved what it could; exit as a process ended by SIGTERM
 
 
 if __name__ == "__main__":
+    register_resolvers()
     try:
-        sys.argv = sweep_command(sys.argv)  # `-m resume=<sweep folder>`: the sweep's own command, into its folder
+        sys.argv = resume_command(sys.argv)  # `resume=<folder>`: the run's folder, or the sweep's own command
     except ConfigError as error:
         sys.exit(f"error: {error}")
     main()

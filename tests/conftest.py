@@ -10,6 +10,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from fashionlab.config import register_resolvers
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN, TINY_TEST, TINY_VAL = 600, 200, 100
 
@@ -58,6 +60,7 @@ def compose_train(tiny_data_dir, tmp_path):
     """compose_train(*overrides) -> the real train config over tiny data, writing into tmp_path/run."""
 
     def compose_with(*overrides: str) -> DictConfig:
+        register_resolvers()  # as src/train.py does before Hydra composes
         GlobalHydra.instance().clear()
         with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
             cfg = compose("train", overrides=[*tiny_overrides(tiny_data_dir), *overrides], return_hydra_config=True)

@@ -8,7 +8,7 @@ import torch
 
 from fashionlab.augment import augment
 from test_train import read_metrics
-from train import train
+from fashionlab.training import train
 
 
 def variants(image: torch.Tensor, flip: bool, max_shift: int, fill: float) -> list[torch.Tensor]:

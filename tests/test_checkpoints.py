@@ -11,10 +11,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from conftest import ROOT
-from fashionlab.config import CheckCheckpoint, CheckpointError, checkpoint_config
+from fashionlab.preflight import CheckCheckpoint
+from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
 from test_cli import run_cli
-from train import train
+from fashionlab.training import train
 
 
 class CreatesAFile:

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, tiny_overrides
 from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
@@ -29,6 +31,7 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     sgd, adam = (hparams_of(board, run) for run in runs)
     assert set(sgd) == set(adam) == CORE | {"optimizer.momentum", "optimizer.betas"}
     assert (sgd["optimizer.momentum"], sgd["optimizer.betas"], adam["optimizer.momentum"]) == (0, "-", "-")
+    assert (sgd["optimizer"], adam["optimizer"]) == ("sgd", "adam"), "by group option: momentum, not its class SGD"
     assert all("val/acc_best" in board.GetAccumulator(run).Tags()["scalars"] for run in runs), "HPARAMS' metric"
     assert all(len(board.Scalars(run, "lr")) == 1 for run in runs), "tag `lr` for every optimizer, once an epoch"
     assert custom_scalars(board, runs[0]) == {"loss": {"train/loss", "val/loss"}, "accuracy": {"train/acc", "val/acc"}}
@@ -49,6 +52,17 @@ def test_help_and_cfg_job_show_the_config_groups():
     assert all(f"{group}:" in result.stdout for group in ("optimizer", "scheduler", "data", "model"))
     result = run_cli("train.py", "--cfg", "job", "optimizer=adam")
     assert result.returncode == 0 and "_target_: torch.optim.Adam" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["optimizer.lr=-1"], ["resume=no/such/run"],
+                                  ["-m", "optimizer.lr=0.1,,"]], ids=" ".join)
+def test_help_and_mistakes_are_answered_without_importing_torch_or_lightning(args, tmp_path):
+    """The training stack takes seconds to import; these answers need none of it (make bench times them)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "src/train.py", *args, f"hydra.run.dir={tmp_path}/run"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time")}
+    assert not imported & {"torch", "lightning", "torchvision"}, result.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_option_is_refused_by_hydra_before_training(tmp_path):

@@ -16,7 +16,8 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import ROOT
-from fashionlab.dashboard import MAX_NAME, overrides_name
+from fashionlab.config import register_resolvers
+from fashionlab.overrides import MAX_NAME, overrides_name
 
 CORE = {"optimizer", "lr", "scheduler", "batch_size", "hidden_sizes", "seed"}
 
@@ -47,6 +48,7 @@ def custom_scalars(multiplexer: EventMultiplexer, run: str) -> dict[str, set[str
 
 
 def test_single_run_is_named_by_its_overrides_in_a_safe_short_folder_name(tmp_path):
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose("train", overrides=["optimizer=adam", "model.hidden_sizes=[64]", "data.data_dir=/mnt/my data"],

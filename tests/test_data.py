@@ -82,18 +82,22 @@ def test_debian_gzip_files_are_decompressed_into_data_dir(tmp_path, monkeypatch,
         b"\x00\x00\x08\x03" + (raw / "train-labels-idx1-ubyte").read_bytes()[4:]), "magic number 2051, expected 2049"),
     (lambda raw: write_idx(raw / "t10k-labels-idx1-ubyte", np.full(TINY_TEST, 12)), "label 12 out of range"),
     (lambda raw: write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(TINY_TEST - 1)), "200 t10k images but 199 labels"),
+    (lambda raw: write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((TINY_TEST, 32, 32))), "images are 32x32"),
 ])
-def test_damaged_files_are_refused_with_file_and_reason(tiny_data_dir, tmp_path, monkeypatch, damage, message):
+def test_damaged_files_are_refused_with_file_reason_and_how_to_get_good_data(tiny_data_dir, tmp_path, monkeypatch,
+                                                                             damage, message):
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "nowhere")
     raw = tmp_path / "FashionMNIST" / "raw"
     shutil.copytree(tiny_data_dir / "FashionMNIST" / "raw", raw)
     damage(raw)
     dm = FashionMNISTDataModule(str(tmp_path), val_size=TINY_VAL, verify_checksums=False)
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=message) as error:
         dm.setup()
+    assert str(error.value).endswith("`make data` tries all three"), "the hint on getting good data"
 
 
 def test_tiny_files_fail_the_release_checks(tiny_data_dir):
     dm = FashionMNISTDataModule(str(tiny_data_dir), val_size=TINY_VAL, verify_checksums=True)
-    with pytest.raises(DataError, match="600 samples, the FashionMNIST release has 60000"):
+    with pytest.raises(DataError, match="600 samples, the FashionMNIST release has 60000") as error:
         dm.setup()
+    assert str(error.value).endswith("`make data` tries all three")

@@ -13,7 +13,7 @@ from bench.pipelines import timing
 from conftest import ROOT
 from fashionlab.module import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
-from train import train
+from fashionlab.training import train
 
 OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.yaml"))
 DEVICES = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]

@@ -7,7 +7,7 @@ import torch
 
 from conftest import ROOT
 from fashionlab.data import RELEASE, FashionMNISTDataModule, raw_dir
-from train import train
+from fashionlab.training import train
 
 REAL_DATA = ROOT / "data"
 pytestmark = pytest.mark.skipif(not all((raw_dir(REAL_DATA) / name).is_file() for name in RELEASE),

@@ -1,6 +1,7 @@
 """Bad input, divergence, failures, interruption and resume: what keeps a sweep from losing hours."""
 
 import csv
+import fnmatch
 import json
 import shutil
 import signal
@@ -9,15 +10,19 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, tiny_overrides
-from fashionlab.config import ConfigError, check
-from fashionlab.dashboard import events_folder
+from fashionlab.config import FREE, RULES, ConfigError, check, register_resolvers, ruled_or_free
+from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
-from train import train
+from fashionlab.training import train
 
 
 @pytest.mark.parametrize("override, message", [
@@ -55,6 +60,14 @@ from train import train
     ("+trainer.max_time=2h", "trainer.max_time=2h: not allowed, must be a duration \"DD:HH:MM:SS\""),
     ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
     ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
+    ("scheduler=onecycle scheduler.scheduler.max_lr=abc", "scheduler.scheduler.max_lr=abc: not allowed, must be a"),
+    ("optimizer.fused=maybe", "optimizer.fused=maybe: not allowed, must be true, false or null"),
+    ("data.data_dir=null", "data.data_dir=None: not allowed, must be a folder"),
+    ("optimizer.lr=null", "optimizer.lr=None: not allowed, must be a number > 0"),
+    ("report.x_axes=[epoch,time]", "report.x_axes=[epoch,time]: not allowed, must be a non-empty list of epoch"),
+    # an interpolated value is checked as it resolves; a bad value is named by the key it was given to
+    ("scheduler=cosine trainer.max_epochs=2.5", "trainer.max_epochs=2.5: not allowed, must be an integer > 0"),
+    ("seed=-1 data.shuffle_seed=${seed}", "seed=-1: not allowed"),
 ])
 def test_bad_values_are_named_with_what_is_allowed(compose_train, override, message):
     with pytest.raises(ConfigError) as error:
@@ -64,12 +77,50 @@ def test_bad_values_are_named_with_what_is_allowed(compose_train, override, mess
 
 def test_good_values_pass(compose_train):
     check(compose_train("optimizer.lr=0.3", "model.dropout=0.5", "model.activation=gelu", "model.hidden_sizes=[8]"))
+    check(compose_train("scheduler=onecycle", "optimizer.fused=null", "model.norm=null", "+trainer.max_time=null"))
+
+
+def every_composed_config() -> list[dict]:
+    """The config of every option of every group, every experiment and every ablation, as containers (unresolved)."""
+    groups = ("optimizer", "scheduler", "launcher", "experiment", "data", "model", "trainer", "logger", "callbacks")
+    runs = [[f"{group}={option.stem}"] for group in groups for option in sorted((ROOT / "conf" / group).glob("*.yaml"))]
+    ablations = sorted((ROOT / "conf" / "ablation").glob("*.yaml"))
+    runs += [["experiment=best_mlp", f"ablation={option.stem}"] for option in ablations]
+    runs += [[f"+gd_variant={option.stem}"] for option in sorted((ROOT / "conf" / "gd_variant").glob("*.yaml"))]
+    runs += [["hparams_search=mlp", f"hparams_search/pruner={option.stem}"]
+             for option in sorted((ROOT / "conf" / "hparams_search" / "pruner").glob("*.yaml"))]
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        configs = [OmegaConf.to_container(compose("train", overrides=run, return_hydra_config=True)) for run in runs]
+    GlobalHydra.instance().clear()
+    return configs
+
+
+def leaves(node, prefix: str = "") -> list[str]:
+    """Dotted keys of a container's leaves; lists and null are leaves."""
+    if isinstance(node, dict) and node:
+        return [key for name, child in node.items() for key in leaves(child, f"{prefix}{name}.")]
+    return [prefix.removesuffix(".")]
+
+
+def test_every_config_leaf_is_ruled_or_listed_free_and_every_rule_names_a_real_key():
+    configs = every_composed_config()
+    task_leaves = {key for config in configs for key in leaves({k: v for k, v in config.items() if k != "hydra"})}
+    all_leaves = task_leaves | {key for config in configs for key in leaves(config["hydra"], "hydra.")}
+    assert sorted(key for key in task_leaves if not ruled_or_free(key)) == [], "neither ruled nor listed in FREE"
+    assert sorted(set(RULES) - all_leaves) == [], "rules whose key no config has (renamed in the YAML?)"
+    assert [p for p in FREE if not fnmatch.filter(task_leaves, p)] == [], "FREE patterns that match no key"
 
 
 def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_dir, tmp_path):
     result = run_cli("train.py", "optimizer.lr=-1", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "error: optimizer.lr=-1: not allowed, must be a number > 0"
+    result = run_cli("train.py", "scheduler=onecycle", "scheduler.scheduler.max_lr=abc", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: scheduler.scheduler.max_lr=abc: not allowed, must be a number > 0"]
     result = run_cli("train.py", "-m", "optimizer.lr=0.1,-2", *tiny_overrides(tiny_data_dir),
                      f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
@@ -162,3 +213,29 @@ def test_same_config_and_seed_give_identical_metrics_on_cpu(compose_train, tmp_p
     second.paths.output_dir = str(tmp_path / "again")
     train(second)
     assert read_rows(Path(first.paths.output_dir)) == read_rows(tmp_path / "again")
+
+
+class StopAfterEpoch(L.Callback):
+    """Stops the fit after epoch `epoch` (from 1), as a run stopped there; resumed, it goes on past it."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch + 1 == self.epoch:
+            trainer.should_stop = True
+
+
+def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentation_and_dropout(compose_train, tmp_path):
+    recipe = ("data.augment_flip=true", "data.augment_shift=2", "model.dropout=0.3", "trainer.max_epochs=3")
+    reference = compose_train(*recipe)
+    reference.paths.output_dir = str(tmp_path / "reference")
+    train(reference)
+    stopped = compose_train(*recipe, "+callbacks.stop._target_=test_reliability.StopAfterEpoch",
+                            "+callbacks.stop.epoch=1")
+    run = Path(stopped.paths.output_dir)
+    train(stopped)
+    assert len(read_rows(run)) == 1
+    # What `src/train.py resume=<run>` does in a fresh process: the stored config, seeded anew by train()
+    train(checkpoint_config(checkpoint(run)), checkpoint(run))
+    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, dropout"

@@ -5,20 +5,24 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
-from fashionlab import report as sweep_report
+from conftest import ROOT, TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab.data import CLASS_NAMES
 from fashionlab.evaluation import evaluate_checkpoint
-from fashionlab.figures import class_samples_figure, sweep_figure
-from fashionlab.records import METRIC_COLUMNS
+from fashionlab.reporting import report as sweep_report
+from fashionlab.reporting.diagnosis import diagnose
+from fashionlab.reporting.figures import class_samples_figure, sweep_figure
+from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
+from fashionlab.reporting.selection import Selection, select, varying_overrides
+from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics
+from confirm import main as confirm_main
 from report import main as report_main
-from fashionlab.dashboard import events_folder
 from test_cli import run_cli
 from test_dashboard import CORE, hparams_of, tensorboard_runs
 
@@ -80,15 +84,23 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     for name in ("loss_curves", "accuracy_curves", "sweep_curves", "confusion_matrix", "class_samples"):
         assert (sweep / f"{name}.png").read_bytes().startswith(PNG)
     markdown = (sweep / "report.md").read_text()
-    assert "**job 2: Adam lr=0.0003, constant lr**" in markdown
+    assert "Model to use: **job 2: Adam lr=0.0003, constant lr**" in markdown
 
-    best_sgd = max("01", key=lambda job: max(sweep_report.read_metrics(sweep / job / "metrics.csv")["val_acc"]))
-    compared = table(markdown, "Best run of each group (one group per optimizer)")
+    best_sgd = max("01", key=lambda job: max(read_metrics(sweep / job / "metrics.csv")["val_acc"]))
+    compared = table(markdown, "Best configuration of each group (one group per optimizer)")
     sgd_lr = ("0.0003", "0.0001")[int(best_sgd)]
     assert "| | optimizer=adam | optimizer=sgd |" in markdown
-    assert compared[0][1:] == ["job 2: Adam lr=0.0003, constant lr", f"job {best_sgd}: SGD lr={sgd_lr}, constant lr"]
+    # a run that did not complete still belongs to its configuration (job 4 to job 2's, 5 to 0's, 6 to 1's)
+    sgd_jobs = {"0": "0, 5", "1": "1, 6"}[best_sgd]
+    assert compared[0][1:] == ["Adam lr=0.0003, constant lr, jobs 2, 4", f"SGD lr={sgd_lr}, constant lr, jobs {sgd_jobs}"]
     assert compared[1][1:] == ["optimizer.lr=0.0003", f"optimizer.lr={sgd_lr}"]
-    assert printed["comparison"].startswith("optimizer=adam is better on validation")
+    # one run per configuration: the verdict names the better one, says it cannot tell it from seed noise, and how to
+    verdict = markdown.split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    assert "**optimizer=adam optimizer.lr=0.0003** has the highest mean best val acc" in verdict
+    assert "one run each cannot separate this difference from seed noise" in verdict
+    assert f"`make confirm SWEEP={sweep}`" in verdict
+    against = {verdict["against"]: verdict["role"] for verdict in printed["verdicts"]}
+    assert list(against.values())[0] == "runner-up" and f"optimizer=sgd optimizer.lr={sgd_lr}" in against
 
     runs = table(markdown, "All runs")
     assert sorted(row[0] for row in runs) == [str(job) for job in range(7)]
@@ -96,7 +108,7 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     assert "Overrides of every run: `data.batch_size=250`" in markdown
     assert {row[0]: row[-1] for row in runs if row[-1] != "completed"} == {
         "4": "diverged", "5": "failed", "6": "no summary.json"}
-    best_accs = [float(row[2]) for row in runs if row[2] != "–"]
+    best_accs = [float(row[3]) for row in runs if row[3] != "–"]
     assert best_accs == sorted(best_accs, reverse=True) and runs[0][0] == "4" and runs[1][0] == "2"
     verdicts = {row[0]: row[-1] for row in table(markdown, "Over- and underfitting")}
     assert verdicts["4"] == "loss is NaN or infinite: training diverged"
@@ -112,7 +124,7 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     confusion = torch.tensor(stored["test/confusion_matrix"])
     assert confusion.sum() == TINY_TEST
     assert confusion.trace() / TINY_TEST == pytest.approx(stored["test/acc"])
-    per_class = [float(cell) for cell in table(markdown, "Selected model", index=1)[0][1:]]
+    per_class = [float(cell) for cell in table(markdown, "Selected configuration", index=1)[0][1:]]
     assert per_class == pytest.approx((confusion.diagonal() / confusion.sum(1)).tolist(), abs=5e-4)
 
     # Training itself never evaluated the test set, and logged the class samples to TensorBoard once.
@@ -130,66 +142,67 @@ def tiny_sweep(folder: Path, data_dir: Path, *overrides: str, epochs: int = 1) -
     return folder
 
 
-def report_of(sweep: Path, capsys) -> tuple[dict, str, list[sweep_report.Run]]:
-    """Run src/report.py on `sweep`; what it printed, its report.md, and the sweep's runs grouped as it grouped them."""
+def report_of(sweep: Path, capsys) -> tuple[dict, str, Selection]:
+    """Run src/report.py on `sweep`; what it printed, its report.md, and the sweep's configurations as it chose."""
     report_main([str(sweep)])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    runs = sweep_report.load_sweep(sweep)
-    sweep_report.assign_groups(runs)
-    return printed, (sweep / "report.md").read_text(), runs
+    return printed, (sweep / "report.md").read_text(), select(load_sweep(sweep))
 
 
 def plotted(figure, xlabel: str) -> dict[str, list[float]]:
-    """The x data of every run's line in the panels of `figure` whose x label starts with `xlabel`, by job."""
+    """The x data of every configuration's line in the panels of `figure` whose x label starts with `xlabel`, by
+    configuration label."""
     lines = [line for ax in figure.axes if ax.get_xlabel().startswith(xlabel) for line in ax.get_lines()]
-    return {re.search(r"\(job (\d+)", line.get_label()).group(1): list(line.get_xdata()) for line in lines}
+    return {line.get_label().split(" (")[0]: list(line.get_xdata()) for line in lines}
 
 
 def test_gd_variants_report_compares_per_epoch_per_second_and_per_update(tiny_data_dir, tmp_path, capsys):
     """Batch GD (one update per epoch), stochastic GD (4% of the data per epoch) and mini-batches, 2 epochs each."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=gd_variants", "trainer.max_time=00:00:00:30",
                        epochs=2)
-    printed, markdown, runs = report_of(sweep, capsys)
+    printed, markdown, selection = report_of(sweep, capsys)
+    runs = load_sweep(sweep)
     assert printed["groups"] == ["gd_variant"] and printed["selected"] is not None
     assert (sweep / "sweep_curves.png").read_bytes().startswith(PNG)
 
     train = TINY_TRAIN - TINY_VAL
     updates = {"batch": 1, "stochastic": round(0.04 * train), "minibatch": -(-train // 64)}  # per epoch
     passes = {"batch": 1, "stochastic": 0.04, "minibatch": 1}
-    speed = {row[1]: row for row in table(markdown, "Every run")}
+    speed = {row[1]: row for row in table(markdown, "Every configuration")}
     assert sorted(speed) == [f"gd_variant={variant}" for variant in sorted(updates)]
     for variant, per_epoch in updates.items():
         row = speed[f"gd_variant={variant}"]
         assert float(row[2]) == pytest.approx(2 * passes[variant]) and int(row[3]) == 2 * per_epoch
         assert float(row[4]) > 0 and float(row[5]) > 0, "seconds per epoch, updates per second"
 
-    assert sweep_report.report_settings(runs) == (["epoch", "elapsed_s", "step"], False)
-    figure = sweep_figure(runs, set(), ["epoch", "elapsed_s", "step"])
-    jobs = {run.group.split("=")[1]: run.name for run in runs}
-    for variant, job in jobs.items():
-        assert plotted(figure, "epoch")[job] == pytest.approx([passes[variant], 2 * passes[variant]])
-        assert plotted(figure, "parameter updates")[job] == [updates[variant], 2 * updates[variant]]
-        assert plotted(figure, "wall-clock seconds")[job] == runs[int(job)].history["elapsed_s"]
+    assert report_settings(runs) == (["epoch", "elapsed_s", "step"], False)
+    figure = sweep_figure(selection.configurations, set(), ["epoch", "elapsed_s", "step"])
+    for c in selection.configurations:
+        variant = c.group.split("=")[1]
+        assert plotted(figure, "epoch")[c.label] == pytest.approx([passes[variant], 2 * passes[variant]])
+        assert plotted(figure, "parameter updates")[c.label] == [updates[variant], 2 * updates[variant]]
+        assert plotted(figure, "wall-clock seconds")[c.label] == c.runs[0].history["elapsed_s"]
 
 
 def test_lr_schedules_report_draws_the_lr_of_every_step_beside_val_loss(tiny_data_dir, tmp_path, capsys):
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=lr_schedules", "scheduler=none,warmup_cosine",
                        "data.batch_size=100", epochs=2)
-    printed, markdown, runs = report_of(sweep, capsys)
+    printed, markdown, selection = report_of(sweep, capsys)
     assert printed["groups"] == ["scheduler"]
     assert (sweep / "sweep_curves.png").read_bytes().startswith(PNG)
     assert "updates per second" not in markdown, "no speed table: the experiment asks for epochs only"
 
-    warmup = next(run for run in runs if run.group == "scheduler=warmup_cosine")
+    warmup = next(c.runs[0] for c in selection.configurations if c.group == "scheduler=warmup_cosine")
     total = int(warmup.history["step"][-1])
     assert total == 2 * (TINY_TRAIN - TINY_VAL) // 100
-    steps, lrs = sweep_report.read_lr(warmup.path)
+    steps, lrs = read_lr(warmup.path)
     assert steps == list(range(total)), "one point per step"
     assert lrs[0] == 0 and lrs[1] == pytest.approx(0.05), "warm-up from 0 to the configured lr"
     assert all(before > after for before, after in zip(lrs[1:], lrs[2:])), "then cosine annealing"
 
-    assert sweep_report.report_settings(runs) == (["epoch"], True)
-    figure = sweep_figure(runs, set(), ["epoch"], {run.name: sweep_report.read_lr(run.path) for run in runs})
+    assert report_settings(load_sweep(sweep)) == (["epoch"], True)
+    figure = sweep_figure(selection.configurations, set(), ["epoch"],
+                          {c.label: read_lr(c.runs[0].path) for c in selection.configurations})
     panel = next(ax for ax in figure.axes if ax.get_title() == "learning rate per step")
     drawn = {line.get_label().split(" (")[0]: list(line.get_xdata()) for line in panel.get_lines()}
     assert drawn["scheduler=warmup_cosine"] == steps + [total], "every step, held to the last update"
@@ -199,27 +212,30 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
     """SGD and SGD with momentum are both torch.optim.SGD: the groups come from the overrides, not the class."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=optimizers", "optimizer=sgd,momentum",
                        "optimizer.lr=0.01,0.123456789", "data.batch_size=100")
-    printed, markdown, runs = report_of(sweep, capsys)
+    printed, markdown, selection = report_of(sweep, capsys)
+    configurations = selection.configurations
     assert printed["groups"] == ["optimizer"]
-    assert {run.group: run.optimizer for run in runs} == {"optimizer=sgd": "SGD", "optimizer=momentum": "SGD"}
+    # the title says what the group says: momentum is torch's SGD class with momentum
+    assert {c.group: c.runs[0].optimizer for c in configurations} == {
+        "optimizer=sgd": "SGD", "optimizer=momentum": "SGD (momentum)"}
     # a long number (one a search draws) shows 4 significant digits, a short one as typed
-    assert sorted(run.setting for run in runs) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1235"] * 2
+    assert sorted(c.setting for c in configurations) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1235"] * 2
 
-    best = sweep_report.best_per(runs, lambda run: run.group)
-    for group, run in best.items():
-        assert run.best_val_acc == max(other.best_val_acc for other in runs if other.group == group)
-    compared = table(markdown, "Best run of each group (one group per optimizer)")
+    best = selection.group_best
+    for group, c in best.items():
+        assert c.sample.mean == max(other.sample.mean for other in configurations if other.group == group)
+    compared = table(markdown, "Best configuration of each group (one group per optimizer)")
     header = next(line for line in markdown.splitlines() if line.startswith("| | optimizer="))
     assert sorted(cell.strip() for cell in header.strip("|").split("|")[1:]) == sorted(best)
-    assert sorted(compared[0][1:]) == sorted(f"job {run.name}: {run.title}" for run in best.values())
+    assert sorted(compared[0][1:]) == sorted(f"{c.runs[0].title}, jobs {c.runs[0].name}" for c in best.values())
 
-    figure = sweep_figure(runs, {run.name for run in best.values()}, ["epoch"])
+    figure = sweep_figure(configurations, {c.label for c in best.values()}, ["epoch"])
     lines = figure.axes[0].get_lines()
     assert len(lines) == 4 and len({line.get_color() for line in lines}) == 2, "one color per group"
     for line in lines:
-        run = next(run for run in runs if f"(job {run.name}," in line.get_label())
-        assert (line.get_linewidth() > 2) == (run is best[run.group])
-        assert line.get_color() == next(other.get_color() for other in lines if run.group in other.get_label())
+        c = next(c for c in configurations if line.get_label().startswith(f"{c.label} ("))
+        assert (line.get_linewidth() > 2) == (c is best[c.group])
+        assert line.get_color() == next(other.get_color() for other in lines if c.group in other.get_label())
 
 
 
@@ -242,13 +258,14 @@ def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_di
     key the grid varies (`hparams`), its presets applied."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, *overrides, "+trainer.limit_train_batches=1",
                        "+trainer.limit_val_batches=1")
-    printed, markdown, runs = report_of(sweep, capsys)
+    printed, markdown, _ = report_of(sweep, capsys)
+    runs = load_sweep(sweep)
     assert len(runs) == jobs and all(run.status == "completed" for run in runs)
     assert len(table(markdown, "All runs")) == jobs
     assert printed["groups"] == groups and (sweep / "test_metrics.json").is_file()
-    assert "seed_summary" not in printed, "runs that differ in more than their seed are no replicates"
+    assert [c["n"] for c in printed["configurations"]] == [1] * jobs, "runs that differ in more than a seed: no replicates"
     board = tensorboard_runs(sweep)
-    varying = sweep_report.varying_overrides(runs)
+    varying = varying_overrides(runs)
     assert sorted(board.Runs()) == sorted(
         f"{run.name}/" + ",".join(f"{key}={run.override_values[key]}" for key in varying) for run in runs)
     shown = {key for name in board.Runs() for key in hparams_of(board, name)}
@@ -258,9 +275,10 @@ def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_di
 def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(tiny_data_dir, tmp_path, capsys):
     """make best: experiment=best_mlp over its own seeds 0, 1, 2; each seed is a final model and gets its test number."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=best_mlp", "data.batch_size=100", epochs=2)
-    printed, markdown, runs = report_of(sweep, capsys)
+    printed, markdown, _ = report_of(sweep, capsys)
+    runs = load_sweep(sweep)
     assert [run.config.seed for run in runs] == [0, 1, 2] and runs[0].config.model.norm == "batch"
-    summary = printed["seed_summary"]
+    summary = printed["replicates"]
     assert summary["seeds"] == [0, 1, 2]
     weights = torch.load(runs[0].checkpoint, weights_only=False)["state_dict"]  # parameters plus norm statistics
     buffers = ("running_mean", "running_var", "num_batches_tracked")
@@ -271,8 +289,95 @@ def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(t
     assert printed["test_acc"] == summary["test_acc"][int(printed["selected"])], "the selected seed is not retested"
     mean, std = (statistics.mean(summary["test_acc"]), statistics.stdev(summary["test_acc"]))
     assert summary["test_acc_mean_std"] == f"{mean:.4f} ± {std:.4f}"
-    rows = table(markdown, "One recipe, 3 seeds")
+    rows = table(markdown, "Selected configuration")
     assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
+
+
+@pytest.fixture(scope="module")
+def replicate_sweep(tiny_data_dir, tmp_path_factory) -> Path:
+    """SGD and Adam at lr 3e-4, 3 seeds each, 2 epochs: two configurations of three replicates."""
+    return tiny_sweep(tmp_path_factory.mktemp("replicates") / "sweep", tiny_data_dir, "optimizer=sgd,adam",
+                      "seed=0,1,2", "optimizer.lr=0.0003", "data.batch_size=250", epochs=2)
+
+
+def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_its_top(replicate_sweep, monkeypatch,
+                                                                                          capsys, tmp_path):
+    sweep = replicate_sweep
+    evaluated, evaluate = [], sweep_report.evaluate_checkpoint
+    monkeypatch.setattr(sweep_report, "evaluate_checkpoint",
+                        lambda ckpt_path, data_dir=None: evaluated.append(Path(ckpt_path)) or evaluate(ckpt_path, data_dir))
+    printed, markdown, selection = report_of(sweep, capsys)
+    best = {job: json.loads((sweep / job / "summary.json").read_text())["best_val_acc"] for job in "012345"}
+    by_label = {c["label"]: c for c in printed["configurations"]}
+    assert sorted(by_label) == ["optimizer=adam", "optimizer=sgd"]
+    for label, jobs in (("optimizer=sgd", "012"), ("optimizer=adam", "345")):
+        values = [best[job] for job in jobs]
+        assert by_label[label]["n"] == 3
+        assert by_label[label]["mean"] == pytest.approx(statistics.mean(values))
+        assert by_label[label]["std"] == pytest.approx(statistics.stdev(values))
+    winner = selection.selected
+    assert printed["configuration"] == winner.label == max(by_label, key=lambda label: by_label[label]["mean"])
+    assert sorted(evaluated) == sorted(run.checkpoint for run in winner.runs), "each replicate tested once"
+    stored = json.loads((sweep / "test_metrics.json").read_text())
+    assert [entry["job"] for entry in stored["replicates"]] == [run.name for run in winner.runs]
+    assert printed["replicates"]["seeds"] == [0, 1, 2] and len(printed["replicates"]["test_acc"]) == 3
+    rows = table(markdown, "Selected configuration")
+    assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
+
+    (verdict,) = printed["verdicts"]  # the runner-up is also the other group's best: one comparison
+    assert verdict["role"] == "runner-up" and 0 <= verdict["p_superiority"] <= 1
+    loser = [c for c in selection.configurations if c is not winner][0]
+    assert verdict["difference"] == pytest.approx(winner.sample.mean - loser.sample.mean)
+    verdicts = table(markdown, "Verdict")
+    assert verdicts[0][:3] == [loser.label, "runner-up", "3 vs 3"]
+    assert "Fewer completed replicates" not in markdown
+
+    # TensorBoard: an aggregate run per configuration, mean and band per logged step, in a margin chart
+    for c in selection.configurations:
+        events = EventAccumulator(str(sweep / "aggregate" / c.label)).Reload()
+        assert "custom_scalars__config__" in events.Tags()["tensors"]
+        mean = [point.value for point in events.Scalars("aggregate/val_acc")]
+        upper = [point.value for point in events.Scalars("aggregate/val_acc_upper")]
+        epochs = [[run.history["val_acc"][i] for run in c.runs] for i in range(2)]
+        assert mean == pytest.approx([statistics.mean(v) for v in epochs], abs=1e-6)
+        assert upper == pytest.approx([statistics.mean(v) + statistics.stdev(v) for v in epochs], abs=1e-6)
+        assert [point.step for point in events.Scalars("aggregate/val_acc")] == c.runs[0].history["step"]
+    names = sorted(tensorboard_runs(sweep).Runs())
+    assert [name.split("/", 1)[1] for name in names if name[0].isdigit()] == [
+        f"optimizer={optimizer},seed={seed}" for optimizer in ("sgd", "adam") for seed in range(3)]
+    figure = sweep_figure(selection.configurations, set(), ["epoch"])
+    assert figure.axes[0].collections, "a band around each mean curve"
+
+    # make confirm: the top configuration over 2 fresh seeds (the sweep used 0-2), into a sweep linked both ways
+    for args, message in (([str(tmp_path)], "is not a sweep folder"), ([str(sweep), "--top", "0"], "--top: '0'"),
+                          ([str(sweep), "--seeds", "x"], "--seeds: 'x': not allowed, must be a positive integer")):
+        with pytest.raises(SystemExit) as exit_info:
+            confirm_main(args)
+        assert exit_info.value.code.startswith("error: ") and message in exit_info.value.code
+        assert "\n" not in exit_info.value.code
+    confirm = tmp_path / "confirm"
+    result = run_cli("confirm.py", str(sweep), "--top", "1", "--seeds", "2", "--sweep-dir", str(confirm))
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = load_sweep(confirm)
+    assert [(run.seed, run.choices["optimizer"]) for run in again] == [(3, winner.runs[0].choices["optimizer"]),
+                                                                       (4, winner.runs[0].choices["optimizer"])]
+    assert all(run.status == "completed" for run in again)
+    assert f"reruns the top configurations of `{sweep}`" in (confirm / "report.md").read_text()
+    assert f"rerun over fresh seeds in `{confirm}`" in (sweep / "report.md").read_text()
+
+
+def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_counts(replicate_sweep, tmp_path):
+    shutil.copytree(replicate_sweep / "0" / ".hydra", tmp_path / "sweep" / "0" / ".hydra")
+    shutil.copy(replicate_sweep / "multirun.yaml", tmp_path / "sweep")
+    (tmp_path / "sweep" / "0" / "summary.json").write_text(json.dumps({"status": "failed"}))
+    with pytest.raises(SystemExit) as exit_info:
+        confirm_main([str(tmp_path / "sweep")])
+    assert exit_info.value.code == (
+        f"error: {tmp_path / 'sweep'} has no completed run: nothing to confirm (its report lists each run's status)")
+    assert [path.name for path in (tmp_path / "sweep").glob("*.yaml")] == ["multirun.yaml"], "nothing written"
+    for target, value in (("sweep", "SEEDS=abc"), ("confirm", "TOP=0"), ("best", "SEEDS=-2")):
+        made = subprocess.run(["make", "-n", target, value], cwd=ROOT, capture_output=True, text=True)
+        assert made.returncode != 0 and f"{value}: not allowed, must be a positive integer" in made.stderr
 
 
 EPOCHS = range(1, 11)
@@ -298,7 +403,7 @@ EPOCHS = range(1, 11)
 ])
 def test_verdict_from_hand_made_metrics(tmp_path, rows, verdict):
     write_metrics(tmp_path / "metrics.csv", rows, tail="11,0.1,0.9")  # a half-written last row is ignored
-    diagnosis = sweep_report.diagnose(sweep_report.read_metrics(tmp_path / "metrics.csv"))
+    diagnosis = diagnose(read_metrics(tmp_path / "metrics.csv"))
     assert re.search(verdict, diagnosis.verdict), diagnosis.verdict
     assert diagnosis.last_epoch == rows[-1][0]
 

@@ -8,9 +8,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import tiny_overrides
-from fashionlab.dashboard import events_folder, overrides_name
-from fashionlab.pruning import journal_storage
-from fashionlab.report import write_report
+from fashionlab.overrides import overrides_name
+from fashionlab.runfolder import events_folder
+from fashionlab.sweeps import journal_storage
+from fashionlab.reporting.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
 from hydra_plugins.fashionlab_search.search_sweeper import override_value
 from test_cli import run_cli

@@ -2,6 +2,7 @@
 reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, Ctrl-C and preemption, a
 time limit and the cap on requeues, a search with two trials at a time, a sweep resumed."""
 
+import fcntl
 import json
 import os
 import signal
@@ -15,9 +16,8 @@ import pytest
 
 from conftest import ROOT, tiny_overrides
 from fashionlab import slurm
-from fashionlab.config import checkpoint_config
-from fashionlab.dashboard import events_folder
-from fashionlab.pruning import journal_storage
+from fashionlab.runfolder import checkpoint_config, events_folder
+from fashionlab.sweeps import journal_storage
 from test_reliability import read_rows
 from test_search import FORCED
 
@@ -36,11 +36,14 @@ def cluster():
 
 
 @pytest.fixture
-def sweep(cluster, tmp_path):
-    """A sweep folder whose Slurm jobs are cancelled after the test, whatever happened in it."""
-    folder = tmp_path / "sweep"
-    yield folder
-    slurm.cancel(slurm.sweep_jobs(folder), grace_seconds=60)
+def sweep(cluster, tmp_path, tmp_path_factory):
+    """A sweep folder whose Slurm jobs are cancelled after the test, whatever happened in it. One test at a time uses
+    the cluster, whichever pytest-xdist worker runs it: their timings assume the node's CPUs are theirs."""
+    with open(tmp_path_factory.getbasetemp().parent / "slurm-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        folder = tmp_path / "sweep"
+        yield folder
+        slurm.cancel(slurm.sweep_jobs(folder), grace_seconds=60)
 
 
 def command(sweep: Path, *overrides: str) -> list[str]:

@@ -9,23 +9,23 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, tiny_overrides
-from fashionlab.config import checkpoint_config
-from fashionlab.dashboard import events_folder
+from fashionlab.runfolder import checkpoint_config, events_folder
 from test_cli import run_cli
 from test_reliability import read_rows
 
 JOBS = "012"
 
 
-def launch(sweep: Path, *overrides: str) -> subprocess.Popen:
+def launch(sweep: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A 3-job sweep in its own session, so that a signal to its process group reaches it alone, like Ctrl-C."""
     return subprocess.Popen([sys.executable, "src/train.py", "-m", "optimizer.lr=0.01,0.02,0.03", *overrides,
-                             f"hydra.sweep.dir={sweep}"], cwd=ROOT, start_new_session=True,
+                             f"hydra.sweep.dir={sweep}"], cwd=ROOT, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -126,3 +126,33 @@ def test_sweep_in_worker_processes_stops_every_worker_cleanly_and_resumes(tiny_d
     if launcher == PARALLEL:  # each of the n_jobs workers gets its share of the cores (loky sets the thread limit)
         threads = {checkpoint_config(sweep / job / "checkpoints" / "last.ckpt").omp_threads for job in JOBS}
         assert threads == {str(max(cpu_count() // 2, 1))}
+
+
+class SetupPause(L.Callback):
+    """Built with a run's callbacks, after its data is loaded and before its fit: touches `marker`, then waits
+    `seconds`, a job that is still setting up for as long as a test needs."""
+
+    def __init__(self, marker: str, seconds: str):
+        Path(marker).touch()
+        time.sleep(float(seconds))
+
+
+def test_parallel_jobs_stopped_while_setting_up_record_interrupted_and_a_resume_runs_them(tiny_data_dir, tmp_path,
+                                                                                          monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    sweep = tmp_path / "sweep"
+    pause = ("+callbacks.pause._target_=test_sweep_recovery.SetupPause",
+             "+callbacks.pause.marker=${paths.output_dir}/setting_up", "+callbacks.pause.seconds=${oc.env:PAUSE,0}")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}  # the workers build SetupPause from this module
+    process = launch(sweep, *PARALLEL, *pause, *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2",
+                     env={**env, "PAUSE": "120"})
+    wait_until(lambda: all((sweep / job / "setting_up").exists() for job in "01"), process, "two jobs set up")
+    os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert [summary(sweep / job).get("status") for job in JOBS] == ["interrupted", "interrupted", None]
+
+    result = subprocess.run([sys.executable, "src/train.py", "-m", f"resume={sweep}"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)  # without PAUSE: no pause this time
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [summary(sweep / job)["status"] for job in JOBS] == ["completed"] * 3
+    assert all(rows(sweep / job) == 2 for job in JOBS)

@@ -9,11 +9,11 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fashionlab.dashboard import events_folder
+from fashionlab.runfolder import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.module import Classifier
-from fashionlab.records import METRIC_COLUMNS
-from train import train
+from fashionlab.runfolder import METRIC_COLUMNS
+from fashionlab.training import train
 
 
 def read_metrics(run: Path) -> list[dict[str, float]]:
@@ -22,9 +22,11 @@ def read_metrics(run: Path) -> list[dict[str, float]]:
 
 
 def test_fit_writes_metrics_summary_checkpoints_and_tensorboard(compose_train):
-    cfg = compose_train("trainer.max_epochs=3", "optimizer=adam")
-    train(cfg)
+    cfg = compose_train("trainer.max_epochs=3", "optimizer=adam", "trainer.enable_progress_bar=true")
+    trainer = train(cfg)
     run = Path(cfg.paths.output_dir)
+    shown = trainer.progress_bar_callback.get_metrics(trainer, trainer.lightning_module)
+    assert "v_num" not in shown, "the progress bar shows no version (here the run name's tail, `=adam`)"
 
     rows = read_metrics(run)
     assert list(rows[0]) == list(METRIC_COLUMNS)
@@ -44,6 +46,7 @@ def test_fit_writes_metrics_summary_checkpoints_and_tensorboard(compose_train):
     events = EventAccumulator(str(events_folder(run))).Reload()
     scalars = events.Tags()["scalars"]
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= set(scalars)
+    assert "epoch" not in scalars, "no chart of the epoch number (Lightning logs it with every metric)"
     assert [e.value for e in events.Scalars("val/acc")] == pytest.approx([row["val_acc"] for row in rows])
 
 

@@ -1,37 +1,31 @@
-"""Checks on the composed config, in one place, run before any run folder exists or any training starts."""
+"""The rules a config must keep, checked on the composed config before any run folder exists or any training starts
+(fashionlab.preflight runs them), and the resolvers the configs use."""
 
-import itertools
-import pickle
+import fnmatch
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.model import ACTIVATIONS, NORMS
+from fashionlab.runfolder import checkpoint
 
 TRAIN_SAMPLES = 60_000
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, seeded by Lightning's seed_everything, accepts
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "64", "transformer-engine")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-# The keys src/train.py and src/eval.py build a run from; a checkpoint whose stored config lacks one was made by
-# another version of this lab's config.
-CHECKPOINT_KEYS = ("seed", "data._target_", "model._target_", "module", "optimizer._target_", "scheduler.scheduler",
-                   "scheduler.interval", "trainer._target_")
+# The choices of model.activation and model.norm, and the torch.nn class each builds (fashionlab.model); kept here as
+# names, so that checking a config does not import torch.
+ACTIVATIONS = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "tanh": "Tanh"}
+NORMS = {"batch": "BatchNorm1d", "layer": "LayerNorm"}
+X_AXES = ("epoch", "elapsed_s", "step")
+METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
+_ABSENT = object()
 
 
 class ConfigError(ValueError):
     """A config value is not allowed; the message names the key, the value and what is allowed."""
-
-
-class CheckpointError(ValueError):
-    """A file is not a checkpoint this lab can open safely; the message names the file and what is wrong."""
 
 
 def _is_int(value: Any) -> bool:
@@ -50,55 +44,100 @@ def _is_seed(value: Any) -> bool:
     return _is_int(value) and SEED_RANGE[0] <= value <= SEED_RANGE[1]
 
 
+def _is_positive_int(value: Any) -> bool:
+    return _is_int(value) and value > 0
+
+
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
+SWITCH = (lambda v: v is None or isinstance(v, bool), "true, false or null (torch chooses)")
 SEED = (_is_seed, f"an integer from {SEED_RANGE[0]} to {SEED_RANGE[1]}")
+POSITIVE_INT = (_is_positive_int, "an integer > 0")
+NON_NEGATIVE_INT = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
 
-
-# key -> (test, what is allowed). A key absent from the config is not checked.
+# Every leaf of the composed config (each group option, each experiment) that reaches a library is either ruled here
+# or listed in FREE with the reason; tests/test_reliability.py composes them all and fails on a leaf that is neither
+# and on a rule or a FREE pattern that names no key. key -> (test, what is allowed), checked on the resolved value
+# (`max_lr: ${optimizer.lr}` as the number it resolves to); null is a value like any other, allowed where the rule
+# says so. A key absent from this run's config (Adam has no momentum) is not checked.
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "optimizer.lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "data.batch_size": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
-    "data.eval_batch_size": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
+    "data.batch_size": POSITIVE_INT,
+    "data.eval_batch_size": POSITIVE_INT,
+    "data.data_dir": (lambda v: isinstance(v, str) and v.strip() != "" and not Path(v).is_file(),
+                      "a folder that holds (or will hold) FashionMNIST/raw/, e.g. data"),
     "data.val_size": (lambda v: _is_int(v) and 0 < v < TRAIN_SAMPLES, f"an integer from 1 to {TRAIN_SAMPLES - 1}"),
     "model.hidden_sizes": (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(n) and n > 0 for n in v),
                            "a non-empty list of integers > 0, e.g. [256,128]"),
     "model.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
     "model.dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "model.norm": (lambda v: v in NORMS, "null or one of " + ", ".join(NORMS)),
+    "model.norm": (lambda v: v is None or v in NORMS, "null or one of " + ", ".join(NORMS)),
     "module.label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "trainer.max_epochs": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
+    "trainer.max_epochs": POSITIVE_INT,
     "data.augment_shift": (lambda v: _is_int(v) and 0 <= v < 14, "an integer from 0 to 13 (pixels)"),
     "data.augment_flip": BOOLEAN,
     "data.verify_checksums": BOOLEAN,
     "data.split_seed": SEED,
+    "data.shuffle_seed": SEED,
     "seed": SEED,
     "module.tta": BOOLEAN,
     "optimizer.momentum": (lambda v: _in_range(v, 0, 1), "a number from 0 to 1"),
     "optimizer.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "optimizer.alpha": (lambda v: _in_range(v, 0, 1), "a number from 0 to 1"),
+    "optimizer.fused": SWITCH,
+    "optimizer.foreach": SWITCH,
     "optimizer.betas": (lambda v: isinstance(v, list) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
                         "two numbers in [0, 1), e.g. [0.9,0.999]"),
     "scheduler.interval": (lambda v: v in ("epoch", "step"), "epoch or step"),
-    "scheduler.scheduler.step_size": (lambda v: _is_int(v) and v > 0, "an integer > 0 (epochs)"),
+    "scheduler.scheduler.step_size": (_is_positive_int, "an integer > 0 (epochs)"),
     "scheduler.scheduler.gamma": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "scheduler.scheduler.T_max": (lambda v: _is_int(v) and v > 0, "an integer > 0 (epochs)"),
+    "scheduler.scheduler.T_max": (_is_positive_int, "an integer > 0 (epochs)"),
+    "scheduler.scheduler.max_lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "scheduler.scheduler.warmup_fraction": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "trainer.precision": (lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
     "trainer.accelerator": (lambda v: v in ACCELERATORS, "one of " + ", ".join(ACCELERATORS)),
     "trainer.devices": (lambda v: v == "auto" or (_is_int(v) and v > 0), "an integer > 0 or auto"),
-    "trainer.log_every_n_steps": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
-    "trainer.max_time": (lambda v: isinstance(v, str) and re.fullmatch(r"\d+:\d\d:\d\d:\d\d", v) is not None,
+    "trainer.log_every_n_steps": POSITIVE_INT,
+    "trainer.num_sanity_val_steps": (lambda v: _is_int(v) and v >= -1, "an integer >= 0, or -1 for all"),
+    "trainer.enable_progress_bar": BOOLEAN,
+    "trainer.enable_model_summary": BOOLEAN,
+    "trainer.max_time": (lambda v: v is None or isinstance(v, str) and re.fullmatch(r"\d+:\d\d:\d\d:\d\d", v),
                          'a duration "DD:HH:MM:SS", e.g. "00:00:02:00", or null'),
     "trainer.limit_train_batches": (lambda v: (_is_int(v) and v > 0) or (isinstance(v, float) and 0 < v <= 1),
                                     "an integer > 0 (batches) or a number in (0, 1] (share of the epoch)"),
     "hydra.launcher.n_jobs": (lambda v: _is_int(v) and v != 0, "an integer: > 0 jobs at once, or -1 for one per core"),
-    "resume": (lambda v: Path(str(v), "checkpoints", "last.ckpt").is_file(),
+    "report.x_axes": (lambda v: isinstance(v, list) and len(v) > 0 and all(x in X_AXES for x in v),
+                      "a non-empty list of " + ", ".join(X_AXES)),
+    "report.lr_panel": BOOLEAN,
+    "callbacks.pruning.monitor": (lambda v: v in METRICS, "one of " + ", ".join(METRICS)),
+    "callbacks.pruning.pruner.n_startup_trials": NON_NEGATIVE_INT,
+    "callbacks.pruning.pruner.n_warmup_steps": NON_NEGATIVE_INT,
+    "callbacks.pruning.pruner.min_resource": (lambda v: v == "auto" or _is_positive_int(v), "an integer > 0 or auto"),
+    "callbacks.pruning.pruner.reduction_factor": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    "resume": (lambda v: v is None or checkpoint(str(v)).is_file(),
                "a run folder of src/train.py holding checkpoints/last.ckpt (a whole sweep: -m resume=<sweep folder>)"),
 }
 
-# `${if_resuming:${resume},A,B}`: A when a run is resumed, else B. Hydra's run folder follows the resumed run.
-OmegaConf.register_new_resolver("if_resuming", lambda resume, then, otherwise: then if resume else otherwise,
-                                replace=True)
+# Leaves no rule checks, as fnmatch patterns, each with why it is free.
+FREE: dict[str, str] = {
+    "*._target_": "which class or function a group option builds: chosen with the group (optimizer=adam), and a name "
+                  "that does not exist is Hydra's own error",
+    "*._partial_": "how Hydra builds the node (later, with the parameters or the optimizer), not a setting",
+    "scheduler.scheduler": "null only: scheduler=none, a constant learning rate",
+    "paths.output_dir": "the run folder, Hydra's choice (hydra.run.dir, hydra.sweep.dir)",
+    "trainer.default_root_dir": "the run folder, from paths.output_dir",
+    "logger.*": "where and under which name TensorBoard's events go: the run folder and its run name "
+                "(fashionlab.dashboard)",
+    "callbacks.checkpoint.*": "the run folder's layout (fashionlab.runfolder): resume, eval and the report read "
+                              "checkpoints/best.ckpt and last.ckpt",
+    "callbacks.last_checkpoint.*": "the run folder's layout: checkpoints/last.ckpt, after every epoch",
+    "trainer.plugins": "launcher=slurm: Lightning's SLURM environment with its own requeue off (submitit owns it)",
+    "callbacks.records.*": "the run folder and the overrides summary.json records, from Hydra",
+    "callbacks.pruning.storage": "set for each trial by the search sweeper (search.storage)",
+    "callbacks.pruning.study": "set for each trial by the search sweeper (search.study)",
+    "callbacks.pruning.trial": "set for each trial by the search sweeper (search.trial)",
+    "choices.*": "Hydra's record of the group options the run was composed from (optimizer=momentum), for HPARAMS",
+    "search.*": "set for each trial by the search sweeper: the study's journal, its name, the trial number",
+}
 
 
 def target_name(node: DictConfig | None) -> str | None:
@@ -106,102 +145,38 @@ def target_name(node: DictConfig | None) -> str | None:
     return node._target_.rsplit(".", 1)[-1] if node else None
 
 
-def checkpoint_config(ckpt_path: str | Path) -> DictConfig:
-    """The resolved training config that src/train.py stores in every checkpoint.
-
-    Loads with `weights_only=True`: tensors and plain containers only, so a checkpoint someone sent you cannot run
-    code when it is opened. Raises CheckpointError for a missing, truncated, foreign or unsafe file, and for a
-    checkpoint of another config version (naming the keys it lacks)."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file; pass a checkpoint of src/train.py, <run>/checkpoints/best.ckpt")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        raise CheckpointError(f"{path}: refused, opening it could run code: it holds "
-                              f"{found[1] if found else 'objects'}, not only tensors and plain containers") from None
-    except Exception as error:  # torch raises RuntimeError, EOFError, IndexError, ... for files it cannot parse
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or another format "
-                              f"({type(error).__name__})") from None
-    stored = checkpoint.get("hyper_parameters", {}).get("config") if isinstance(checkpoint, dict) else None
-    if not isinstance(stored, dict):
-        raise CheckpointError(f"{path}: a PyTorch file but not a checkpoint of src/train.py (it stores no config)")
-    config = OmegaConf.create(stored)
-    missing = [key for key in CHECKPOINT_KEYS if OmegaConf.select(config, key, default="<missing>") == "<missing>"]
-    if missing:
-        raise CheckpointError(f"{path}: made by another version of the config, it lacks {', '.join(missing)}")
-    return config
+def _refers(cfg: DictConfig, key: str) -> bool:
+    """Whether the value at `key` is an interpolation (`${seed}`) rather than set directly."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return OmegaConf.is_config(node) and leaf in node and OmegaConf.is_interpolation(node, leaf)
 
 
 def check(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value that breaks a rule."""
-    for key, (allowed, description) in RULES.items():
-        node = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
-        value = OmegaConf.to_container(node) if OmegaConf.is_config(node) else node
-        if node is not None and not allowed(value):
+    """Raise ConfigError for the first value that breaks a rule. Values set directly are checked before those that
+    refer to them (`shuffle_seed: ${seed}`), so that a bad value is named by the key it was given to."""
+    for key in sorted(RULES, key=lambda key: _refers(cfg, key)):
+        allowed, description = RULES[key]
+        node = OmegaConf.select(cfg, key, default=_ABSENT)
+        if node is _ABSENT:
+            continue
+        value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        if not allowed(value):
             shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else value
             raise ConfigError(f"{key}={shown}: not allowed, must be {description}")
 
 
-def is_grid(config: DictConfig) -> bool:
-    """Whether the sweep is Hydra's basic sweeper, a grid whose jobs `sweep_configs` can list beforehand (a search
-    draws its jobs as it goes and checks them itself)."""
-    return config.hydra.sweeper._target_.endswith(".BasicSweeper")
+def ruled_or_free(key: str) -> bool:
+    """Whether a config leaf is checked by a rule or listed as free."""
+    return key in RULES or any(fnmatch.fnmatchcase(key, pattern) for pattern in FREE)
 
 
-def sweep_configs(config: DictConfig):
-    """Each job config of a basic-sweeper multirun (`a=1,2 b=x,y` gives four), composed as Hydra will compose it."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+def register_resolvers() -> None:
+    """Register the resolvers the configs use (trainer.precision of best_mlp, logger.version): each entry point calls
+    this before they are resolved (src/train.py before Hydra starts, and its task function, which is where a sweep's
+    worker process starts; the tests' compose)."""
+    from fashionlab.dashboard import run_name  # imported here: dashboard imports this module
+    from fashionlab.precision import fastest_precision
 
-    params = config.hydra.sweeper.get("params") or {}  # as the basic sweeper does: config params, then the command line
-    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
-    overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-    for job_overrides in itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)):
-        yield loader.load_sweep_config(config, list(job_overrides))
-
-
-def _checkpoint_or_exit(path: str | Path) -> None:
-    """A checkpoint this lab cannot open safely ends the command with one line, before anything is written."""
-    try:
-        checkpoint_config(path)
-    except CheckpointError as error:
-        sys.exit(f"error: {error}")
-
-
-class CheckConfig(Callback):
-    """Hydra callback: a bad value ends the command with one line, before a run folder is made.
-
-    For a grid sweep every job's config is checked before the first job starts.
-    """
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        others = [o for o in config.hydra.overrides.task if not o.startswith("resume=")]
-        if config.resume and others:
-            sys.exit(f"error: resume={config.resume} takes no other overrides ({' '.join(others)}): "
-                     "a run continues with its own config")
-        self._check_or_exit([config])
-        if config.resume:
-            _checkpoint_or_exit(Path(config.resume, "checkpoints", "last.ckpt"))
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check_or_exit(sweep_configs(config) if is_grid(config) else [config])
-
-    @staticmethod
-    def _check_or_exit(configs) -> None:
-        try:
-            for cfg in configs:
-                check(cfg)
-        except ConfigError as error:
-            sys.exit(f"error: {error}")
-
-
-class CheckCheckpoint(Callback):
-    """Hydra callback of src/eval.py: a missing, foreign or unsafe checkpoint ends the command with one line, before
-    an output folder is made."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if OmegaConf.is_missing(config, "ckpt_path"):
-            sys.exit("error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt")
-        _checkpoint_or_exit(config.ckpt_path)
+    OmegaConf.register_new_resolver("fastest_precision", fastest_precision, replace=True)
+    OmegaConf.register_new_resolver("run_name", run_name, replace=True)

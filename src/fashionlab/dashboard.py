@@ -1,4 +1,6 @@
-"""What TensorBoard shows of a run: a name that says what tells it apart, HPARAMS with what varies, one `lr` tag.
+"""What TensorBoard shows of a run: a name that says what tells it apart, and HPARAMS with what varies (written by
+fashionlab.monitor, which also logs the `lr` tag). Without torch or Lightning: the Hydra callback and the resolver here
+run at every start of src/train.py, before any training.
 
 TensorBoard names a run by the folder of its event files, so they go into a subfolder of the run folder named by
 the run's overrides: for a sweep's job those that vary across the sweep (`multirun/<date>/<time>/1/optimizer=adam`),
@@ -9,50 +11,22 @@ from its search space (`<sweep>/varying.yaml`); each job reads it for its run na
 function of the job's overrides only, and a resumed run keeps it (the checkpoint holds the resolved config).
 """
 
-import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 from hydra.experimental.callback import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard.summary import hparams
 
-from fashionlab.config import is_grid, sweep_configs, target_name
+from fashionlab.config import target_name
+from fashionlab.overrides import override_values, overrides_name, varying_keys
+from fashionlab.sweeps import is_grid, sweep_configs
 
 VARYING_FILE = "varying.yaml"
-MAX_NAME = 96  # characters of a run name; longer ones are cut and end in a hash of the whole
-UNSAFE = re.compile(r"[^\w.=,+\-\[\]]")  # anything else (/, :, spaces, quotes, *) becomes _ in a folder name
 # HPARAMS core knobs -> the config key each one shows; a varying key in this list is not shown twice.
 CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler.scheduler._target_",
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
 _ABSENT = object()
 NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
-SWEEPER_KEYS = ("search.",)  # `++search.storage`, `.study`, `.trial`: hydra/sweeper=search's bookkeeping
-
-
-def override_values(overrides: list[str]) -> dict[str, str]:
-    """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`. Without the ones a sweeper adds
-    to tell a job its study (SWEEPER_KEYS): they tell no run apart (a search's job folder is its trial number)."""
-    pairs = (override.lstrip("+").split("=", 1) for override in overrides if "=" in override)
-    return {key: value for key, value in pairs if not key.startswith(SWEEPER_KEYS)}
-
-
-def readable(value: str) -> str:
-    """An override's value as a run name or label shows it: a long number (one a search draws) to 4 significant
-    digits, 0.004979 for 0.004978958595293973; anything else as typed."""
-    try:
-        return f"{float(value):.4g}" if len(value) > 8 and any(c in value for c in ".e") else value
-    except ValueError:
-        return value
-
-
-def varying_keys(records: list[dict[str, Any]]) -> list[str]:
-    """The keys whose value differs between the records (a key missing from some differs too), in first-seen order."""
-    keys = dict.fromkeys(key for record in records for key in record)
-    return [key for key in keys if len({repr(record.get(key, _ABSENT)) for record in records}) > 1]
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -73,18 +47,6 @@ def varying_config_keys(configs: list[dict]) -> list[str]:
             and any(record.get(key) is not None for record in records)]
 
 
-def overrides_name(overrides: list[str], keys: list[str] | None = None) -> str:
-    """`key=value,...` of the overrides (those of `keys`, when given; values `readable`), safe as a folder name:
-    characters outside letters, digits and `._=,+-[]` become `_`; past MAX_NAME it is cut and ends in a hash of the
-    whole."""
-    values = override_values(list(overrides))
-    name = UNSAFE.sub("_", ",".join(f"{key}={readable(value)}" for key, value in values.items()
-                                    if keys is None or key in keys))
-    if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 9]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return name
-
-
 def read_varying(sweep_dir: str | Path) -> dict[str, list[str]] | None:
     """`<sweep>/varying.yaml` ({"overrides": [...], "config": [...]}), or None when the folder has none."""
     path = Path(sweep_dir, VARYING_FILE)
@@ -93,18 +55,12 @@ def read_varying(sweep_dir: str | Path) -> dict[str, list[str]] | None:
 
 def run_name(overrides: list[str], output_dir: str) -> str:
     """The TensorBoard run name below the run folder: the overrides that vary across the sweep when the folder is a
-    sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none."""
+    sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none.
+    The resolver behind conf/logger/tensorboard.yaml's `version` (fashionlab.config.register_resolvers)."""
     varying = read_varying(Path(output_dir).parent)
     return overrides_name(overrides, varying["overrides"] if varying else None)
 
 
-def events_folder(run: Path) -> Path:
-    """Where a run folder's TensorBoard events are: its run-name subfolder, or the run folder itself."""
-    return next((path.parent for path in sorted(run.glob("*/events.out.tfevents.*"))), run)
-
-
-# conf/logger/tensorboard.yaml: `version: ${run_name:${hydra:overrides.task},${paths.output_dir}}`.
-OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 def write_varying(sweep_dir: Path, override_keys: list[str], configs: list[DictConfig]) -> None:
@@ -139,12 +95,13 @@ def shown(value: Any) -> bool | int | float | str:
 
 
 def tensorboard_hparams(cfg: DictConfig) -> dict:
-    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy: the core ones, plus,
+    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy: the core ones (the
+    optimizer by its group option: momentum, not SGD), plus,
     for a sweep's job, every config key that varies across the sweep (the run folder's parent holds varying.yaml);
     `-` for a key this run's config lacks (Adam has no momentum), as the parallel-coordinates view leaves out the
     runs that miss a value."""
-    core = {
-        "optimizer": target_name(cfg.optimizer),
+    core = {  # the optimizer by its group option; a checkpoint of an earlier version records only its class
+        "optimizer": OmegaConf.select(cfg, "choices.optimizer", default=None) or target_name(cfg.optimizer),
         "lr": cfg.optimizer.lr,
         "scheduler": target_name(cfg.scheduler.scheduler) or "none",
         "batch_size": cfg.data.batch_size,
@@ -154,41 +111,3 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
     varying = read_varying(Path(cfg.paths.output_dir).parent) or {"config": []}
     values = {key: OmegaConf.select(cfg, key, default=_ABSENT) for key in varying["config"]}
     return core | {key: "-" if value is _ABSENT else shown(value) for key, value in values.items()}
-
-
-def log_hparams(logger: TensorBoardLogger, cfg: DictConfig) -> None:
-    """Write the run's HPARAMS (tensorboard_hparams) as a session without an experiment summary of its own.
-
-    TensorBoard shows the experiment summary of one run it finds, so with one per run (what Lightning's
-    log_hyperparams writes) the keys of the other runs, such as optimizer.momentum beside optimizer.betas, are
-    missing. Without any, it builds the experiment from every run's session: the union of their keys, each run's
-    scalars as metrics (val/acc_best among them)."""
-    if isinstance(logger, TensorBoardLogger):
-        _, session_start, _ = hparams(tensorboard_hparams(cfg), {})
-        logger.experiment.file_writer.add_summary(session_start)
-
-
-class LearningRateLogger(L.Callback):
-    """Logs the learning rate under one tag whatever the optimizer, `lr` (`lr/pg1`, `lr/pg2`, ... for several
-    parameter groups), so a sweep's runs share one chart; Lightning's LearningRateMonitor names it after the optimizer
-    class (`lr-SGD`, `lr-Adam`). Under a per-step schedule at every logging step, else when each epoch starts."""
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self._per_step(trainer):
-            self._log(trainer)
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        if self._per_step(trainer) and (trainer.global_step + 1) % trainer.log_every_n_steps == 0:
-            self._log(trainer)
-
-    @staticmethod
-    def _per_step(trainer: L.Trainer) -> bool:
-        return any(config.interval == "step" for config in trainer.lr_scheduler_configs)
-
-    @staticmethod
-    def _log(trainer: L.Trainer) -> None:
-        groups = trainer.optimizers[0].param_groups
-        values = {"lr": groups[0]["lr"]} if len(groups) == 1 else \
-            {f"lr/pg{index}": group["lr"] for index, group in enumerate(groups, start=1)}
-        for logger in trainer.loggers:
-            logger.log_metrics(values, step=trainer.global_step)

@@ -94,6 +94,11 @@ def copy_debian_files(raw: Path) -> bool:
     return True
 
 
+def replace_it(path: Path) -> str:
+    """The hint for a file that is there but not FashionMNIST's."""
+    return "delete it and " + HOW_TO_GET.format(raw=path.parent)
+
+
 def read_idx(path: Path, verify_checksum: bool) -> torch.Tensor:
     """Read one IDX file as uint8, checking magic number, shape, size, labels and (for the real release) md5."""
     if not path.is_file():
@@ -109,7 +114,7 @@ def read_idx(path: Path, verify_checksum: bool) -> torch.Tensor:
     header = 4 + 4 * ndim
     shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     if is_images and shape[1:] != [28, 28]:
-        raise DataError(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28")
+        raise DataError(f"{path}: images are {shape[1]}x{shape[2]}, expected 28x28; " + replace_it(path))
     expected_size = header + shape[0] * (784 if is_images else 1)
     if len(data) != expected_size:
         raise DataError(f"{path}: {len(data)} bytes, header promises {expected_size} (truncated or padded file); "
@@ -117,13 +122,12 @@ def read_idx(path: Path, verify_checksum: bool) -> torch.Tensor:
     if verify_checksum:
         md5, count = RELEASE[path.name]
         if shape[0] != count:
-            raise DataError(f"{path}: {shape[0]} samples, the FashionMNIST release has {count}")
+            raise DataError(f"{path}: {shape[0]} samples, the FashionMNIST release has {count}; " + replace_it(path))
         if hashlib.md5(data).hexdigest() != md5:
-            raise DataError(f"{path}: md5 differs from the FashionMNIST release; delete it and "
-                            + HOW_TO_GET.format(raw=path.parent))
+            raise DataError(f"{path}: md5 differs from the FashionMNIST release; " + replace_it(path))
     tensor = torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
     if not is_images and tensor.numel() and int(tensor.max()) > 9:
-        raise DataError(f"{path}: label {int(tensor.max())} out of range, allowed 0-9")
+        raise DataError(f"{path}: label {int(tensor.max())} out of range, allowed 0-9; " + replace_it(path))
     return tensor
 
 
@@ -132,7 +136,8 @@ def load_split(raw: Path, split: str, verify_checksum: bool) -> tuple[torch.Tens
     images = read_idx(raw / f"{split}-images-idx3-ubyte", verify_checksum)
     labels = read_idx(raw / f"{split}-labels-idx1-ubyte", verify_checksum)
     if len(images) != len(labels):
-        raise DataError(f"{raw}: {len(images)} {split} images but {len(labels)} labels")
+        raise DataError(f"{raw}: {len(images)} {split} images but {len(labels)} labels; delete both files and "
+                        + HOW_TO_GET.format(raw=raw))
     return images, labels.long()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import lightning as L
 from hydra.utils import instantiate
 
-from fashionlab.config import checkpoint_config
+from fashionlab.runfolder import checkpoint_config
 from fashionlab.data import CLASS_NAMES
 from fashionlab.module import Classifier
 

@@ -4,8 +4,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
-NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+from fashionlab.config import ACTIVATIONS, NORMS
 
 
 class MLP(nn.Module):
@@ -22,8 +21,8 @@ class MLP(nn.Module):
         for fan_in, fan_out in zip(sizes, sizes[1:]):
             layers.append(nn.Linear(fan_in, fan_out))
             if norm:
-                layers.append(NORMS[norm](fan_out))
-            layers.append(ACTIVATIONS[activation]())
+                layers.append(getattr(nn, NORMS[norm])(fan_out))
+            layers.append(getattr(nn, ACTIVATIONS[activation])())
             if dropout:
                 layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], num_classes))

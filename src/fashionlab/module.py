@@ -137,6 +137,22 @@ class Classifier(L.LightningModule):
             names = ", ".join(f"{label} {name}" for label, name in enumerate(CLASS_NAMES))
             self.logger.experiment.add_text("data/class_samples", f"one training image per class, row by row: {names}")
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Every checkpoint keeps the states of torch's global random generators (the CPU's, and each CUDA device's
+        once used), which augmentation (fashionlab.augment) and dropout draw from; Lightning keeps none. Batch order
+        has a generator of its own, seeded per epoch (fashionlab.data.BatchIndices). Here rather than in a callback:
+        Lightning calls every callback at every step."""
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+        checkpoint["random_states"] = {"torch": torch.get_rng_state(), "cuda": cuda}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A resumed run draws, from its first batch on, the numbers a run that never stopped would have drawn."""
+        states = checkpoint.get("random_states")  # none in checkpoints of earlier versions
+        if states:
+            torch.set_rng_state(states["torch"])
+            if states["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(states["cuda"])
+
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
         if not self.scheduler_config or self.scheduler_config.get("scheduler") is None:

@@ -8,8 +8,7 @@ slower than float32, so such a machine gets 32-true. The choice is logged once p
 import functools
 import logging
 
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 MIXED = ("bf16-mixed", "bf16-true")  # the choices that need native bfloat16 to pay off
@@ -18,6 +17,8 @@ FALLBACK = "32-true"
 
 def device_type(accelerator: str) -> str:
     """The device Lightning's `accelerator` setting trains on: cuda for auto, gpu and cuda when CUDA is present."""
+    import torch  # here, not at the top: the resolver is registered by every start, torch is needed by few
+
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return "cuda"
     return "cpu" if accelerator in ("auto", "gpu", "cpu") else accelerator
@@ -25,6 +26,8 @@ def device_type(accelerator: str) -> str:
 
 def native_bf16(device: str) -> bool:
     """Whether `device` ("cpu", "cuda") computes in bfloat16 in hardware rather than by emulation."""
+    import torch
+
     if device == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
     if device == "cpu":  # oneDNN's own bf16 check also says yes to plain AVX512, which only emulates it
@@ -50,8 +53,6 @@ def chosen(preferred: str, accelerator: str) -> str:
 
 
 def fastest_precision(preferred: str, _parent_: DictConfig) -> str:
-    """OmegaConf resolver; `_parent_` is the trainer node, whose `accelerator` says which device trains."""
+    """OmegaConf resolver (fashionlab.config.register_resolvers); `_parent_` is the trainer node, whose `accelerator`
+    says which device trains."""
     return chosen(preferred, str(_parent_.get("accelerator", "auto")))
-
-
-OmegaConf.register_new_resolver("fastest_precision", fastest_precision, replace=True)

@@ -1,49 +1,17 @@
-"""The files later tools read from a run folder: metrics.csv (one row per epoch) and summary.json."""
+"""What a run records while it trains: metrics.csv rows and summary.json's status (fashionlab.runfolder's layout)."""
 
-import csv
-import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-# step: parameter updates so far. val_loss and val_acc are nan for an epoch cut short before its validation.
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
+from fashionlab.machine import platform_record
+from fashionlab.runfolder import Status, append_metrics, new_summary, write_metrics, write_summary
+
 LOGGED_AS = {"train_loss": "train/loss", "train_acc": "train/acc", "val_loss": "val/loss", "val_acc": "val/acc"}
-# summary.json "status": running, then completed, diverged (loss not finite), interrupted (Ctrl-C, SIGTERM, a Slurm
-# requeue), failed, or pruned (stopped by a hyperparameter search, fashionlab.pruning).
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
-
-
-def new_summary(overrides: list[str]) -> dict[str, Any]:
-    """summary.json of a run that has not finished an epoch yet."""
-    return {"status": "running", "best_val_acc": None, "best_epoch": None, "epochs_run": 0, "wall_seconds": 0.0,
-            "overrides": list(overrides)}
-
-
-def read_summary(output_dir: Path) -> dict[str, Any] | None:
-    """The run folder's summary.json, or None when it has none yet."""
-    path = output_dir / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def write_failed_summary(output_dir: Path, overrides: list[str], error: BaseException) -> None:
-    """Record a run that failed before training started (an earlier summary, of a resumed run, keeps its figures)."""
-    summary = read_summary(output_dir) or new_summary(overrides)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    failed = {**summary, "status": "failed", "error": f"{type(error).__name__}: {error}"}
-    write_json(output_dir / "summary.json", failed)
 
 
 class RunRecorder(L.Callback):
@@ -74,18 +42,17 @@ class RunRecorder(L.Callback):
     def _seconds(self) -> float:
         return round(self.seconds_before + time.perf_counter() - self.started, 3)
 
-    def _save_summary(self, **changes: Any) -> None:
+    def _save_summary(self, status: Status | None = None, **changes: Any) -> None:
+        if status is not None:
+            changes["status"] = status.value
         self.summary.update(changes, wall_seconds=self._seconds())
-        write_json(self.output_dir / "summary.json", self.summary)
+        write_summary(self.output_dir, self.summary)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.started = time.perf_counter()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.output_dir / "metrics.csv", "w", newline="") as file:
-            writer = csv.DictWriter(file, METRIC_COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        self._save_summary(status="running")
+        write_metrics(self.output_dir, self.rows)
+        self._save_summary(status=Status.RUNNING, platform=platform_record(trainer))
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]
@@ -106,30 +73,30 @@ class RunRecorder(L.Callback):
             row.update(val_loss=math.nan, val_acc=math.nan)
         row.update(epoch=epoch, lr=self.epoch_lr, elapsed_s=self._seconds(), step=trainer.global_step)
         self.rows.append(row)
-        with open(self.output_dir / "metrics.csv", "a", newline="") as file:
-            csv.DictWriter(file, METRIC_COLUMNS).writerow(row)
+        append_metrics(self.output_dir, row)
         best = self.summary["best_val_acc"]
         if math.isfinite(row["val_acc"]) and (best is None or row["val_acc"] > best):
             self.summary.update(best_val_acc=row["val_acc"], best_epoch=epoch)
         if not math.isfinite(row["train_loss"]) or (self.validated and not math.isfinite(row["val_loss"])):
             trainer.should_stop = True
-            self._save_summary(epochs_run=epoch, status="diverged", diverged_epoch=epoch)
+            self._save_summary(epochs_run=epoch, status=Status.DIVERGED, diverged_epoch=epoch)
         else:
             self._save_summary(epochs_run=epoch)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.summary["status"] == "running":
-            self._save_summary(status="completed")
+        if self.summary["status"] == Status.RUNNING:
+            self._save_summary(status=Status.COMPLETED)
 
     def record_pruned(self, epoch: int) -> None:
         """A search stops this run after `epoch`: its trial is behind the others (fashionlab.pruning)."""
-        self._save_summary(status="pruned", pruned_epoch=epoch)
+        self._save_summary(status=Status.PRUNED, pruned_epoch=epoch)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         for logger in trainer.loggers:
             logger.finalize("failed")  # flush what was logged so far
-        # SystemExit: submitit ends a job it requeues (time limit, preemption) from within its signal handler
-        if isinstance(exception, (KeyboardInterrupt, SIGTERMException, SystemExit)):
-            self._save_summary(status="interrupted")
+        # Ctrl-C, SIGTERM (Lightning's or while setting up), or submitit ending a job it requeues (a Slurm time limit)
+        if isinstance(exception, (KeyboardInterrupt, SystemExit)):
+            self._save_summary(status=Status.INTERRUPTED)
         else:
-            self._save_summary(status="failed", error=f"{type(exception).__name__}: {exception}")
+            self._save_summary(status=Status.FAILED, error=f"{type(exception).__name__}: {exception}")
+

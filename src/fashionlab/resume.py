@@ -1,25 +1,31 @@
-"""Continuing a sweep that was stopped or lost: `python src/train.py -m resume=<sweep folder>` launches the sweep's own
-command into its own folder again, and each job continues from what its folder holds (see `reopen_job_folder`)."""
+"""Continuing a run or a sweep that was stopped or lost. `python src/train.py resume=<run folder>` runs in that folder;
+`python src/train.py -m resume=<sweep folder>` launches the sweep's own command into its own folder again, and each
+job continues from what its folder holds (see `reopen_job_folder`)."""
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from fashionlab.config import ConfigError
-from fashionlab.records import read_summary
-
-FINISHED = ("completed", "diverged", "pruned")  # final: launched again, such a job is kept as it is
-CONTINUED = ("interrupted", "running")  # stopped by a signal or killed: continued from checkpoints/last.ckpt
+from fashionlab.runfolder import CHECKPOINTS, CONTINUED, FINISHED, METRICS, SUMMARY, checkpoint, read_summary
 
 
-def sweep_command(argv: list[str]) -> list[str]:
-    """`train.py -m resume=<sweep folder>` becomes the sweep's recorded command line with `hydra.sweep.dir` set to
-    that folder; any other command line is returned unchanged."""
+def resume_command(argv: list[str]) -> list[str]:
+    """The command line Hydra is given. `train.py resume=<run folder>` runs in that folder, with Hydra's record of the
+    resume in `.hydra/resumed-<time>/`, beside the run's own; `train.py -m resume=<sweep folder>` becomes the sweep's
+    recorded command line with `hydra.sweep.dir` set to that folder; any other command line is returned unchanged.
+
+    Set here, on the command line, rather than by a resolver in conf/hydra/default.yaml: Hydra resolves its
+    output folders in a sweep's worker process before the job's code runs, where no resolver of ours exists yet."""
     resumes = [arg for arg in argv[1:] if arg.startswith("resume=")]
-    if not resumes or not {"-m", "--multirun"} & set(argv[1:]):
+    if not resumes:
         return argv
+    if not {"-m", "--multirun"} & set(argv[1:]):
+        record = f".hydra/resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+        return [*argv, f"hydra.run.dir={resumes[0].removeprefix('resume=')}", f"hydra.output_subdir={record}"]
     folder = Path(resumes[0].removeprefix("resume="))
     if not (folder / "multirun.yaml").is_file():
         raise ConfigError(f"resume={folder}: not allowed with -m, must be a sweep folder holding multirun.yaml "
@@ -60,12 +66,12 @@ def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
     if summary is not None and summary.get("overrides") != overrides:
         raise ConfigError(f"{output_dir} holds a run of other overrides ({' '.join(summary.get('overrides', []))}); "
                           "launch this sweep into a new hydra.sweep.dir")
-    last = output_dir / "checkpoints" / "last.ckpt"
+    last = checkpoint(output_dir)
     if summary is not None and summary.get("status") in CONTINUED and last.is_file():
         return EarlierRun(summary, last)
     if summary is not None and summary.get("status") in FINISHED:
         return EarlierRun(summary, None)
-    for stale in [output_dir / "checkpoints", output_dir / "metrics.csv", output_dir / "summary.json",
+    for stale in [output_dir / CHECKPOINTS, output_dir / METRICS, output_dir / SUMMARY,
                   *output_dir.rglob("events.out.tfevents.*")]:  # in the TensorBoard run subfolder
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     return EarlierRun(None, None)

@@ -116,6 +116,25 @@ def ignore_sigint_in_workers() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class StoppedWhileSettingUp(SystemExit):
+    """SIGTERM came while the run was still setting up; src/train.py records it `interrupted`. A SystemExit, so that
+    no `except Exception` on the way (Hydra's instantiate, a failed-run record) takes it for a failure."""
+
+
+def stop_on_sigterm_while_setting_up() -> None:
+    """A SIGTERM that comes before Lightning listens for it (the run still importing the training stack, loading data
+    or building its objects, as when a sweep's parent stops a worker that just took a job) raises
+    StoppedWhileSettingUp at once, so the run is recorded `interrupted` instead of its process vanishing without a
+    word. Once Lightning's handler is in place it calls this one too, after its own: then Lightning stops the run at
+    its next batch, and this one leaves it to it."""
+
+    def stop(signum: int, frame: Any) -> None:
+        if signal.getsignal(signal.SIGTERM) is stop:
+            raise StoppedWhileSettingUp(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def leave_interrupted(code: int) -> None:
     """End an interrupted job's process: a worker exits at once (its pool would keep it waiting for more work)."""
     if in_sweep_worker():

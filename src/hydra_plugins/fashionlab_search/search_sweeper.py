@@ -32,7 +32,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 
 from fashionlab.dashboard import write_varying
-from fashionlab.pruning import JournalError, journal_storage, repair_journal
+from fashionlab.sweeps import JournalError, journal_storage, repair_journal
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

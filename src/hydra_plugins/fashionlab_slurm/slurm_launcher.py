@@ -17,8 +17,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import open_dict
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from fashionlab.records import read_summary
 from fashionlab.resume import EarlierRun
+from fashionlab.runfolder import read_summary
 
 log = logging.getLogger(__name__)
 

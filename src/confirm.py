@@ -1,0 +1,60 @@
+"""Rerun the top configurations of a finished sweep over fresh seeds, then write the new sweep's report:
+`python src/confirm.py SWEEP [--top 3] [--seeds 5] [--per-group]` (make confirm SWEEP=... TOP=3 SEEDS=5)."""
+
+import argparse
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from fashionlab.confirmation import plan, record
+from fashionlab.reporting.runs import ReportError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        sys.exit(f"error: {message}")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: not allowed, must be a positive integer")
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(description=__doc__)
+    parser.add_argument("sweep", type=Path, help="a finished sweep folder, outputs/multirun/<date>/<time>")
+    parser.add_argument("--top", type=positive, default=3, help="configurations to rerun, by mean best val acc")
+    parser.add_argument("--seeds", type=positive, default=5, help="replicates of each, on seeds the sweep did not use")
+    parser.add_argument("--per-group", action="store_true", help="rerun the best configuration of each group instead")
+    parser.add_argument("--sweep-dir", type=Path, help="the new sweep's folder (default: a new one under outputs/)")
+    args = parser.parse_args(argv)
+    try:
+        confirmation = plan(args.sweep, args.top, args.seeds, args.per_group, args.sweep_dir)
+    except ReportError as error:
+        sys.exit(f"error: {error}")
+    record(confirmation)
+    command = [sys.executable, str(Path(__file__).with_name("train.py")), *confirmation.command]
+    print(f"Confirming {len(confirmation.configurations)} configurations of {args.sweep} over seeds "
+          f"{confirmation.seeds} in {confirmation.sweep}:\n  " + " ".join(command[1:]), flush=True)
+    status = run_to_end(command)
+    # The report even when a job failed (its row shows the status); the exit status stays the sweep's.
+    return status or run_to_end([sys.executable, str(Path(__file__).with_name("report.py")), str(confirmation.sweep)])
+
+
+def run_to_end(command: list[str]) -> int:
+    """Run `command` and wait for it, however it is stopped: Ctrl-C reaches it from the terminal (it stops its jobs
+    cleanly) while this process waits instead of killing it; SIGTERM is passed on to it."""
+    process = subprocess.Popen(command)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`make confirm`: rerun the top configurations of a finished sweep (grid, search, ablation) over fresh seeds, as one
+new sweep of the confirm sweeper (hydra/sweeper=confirm), whose report then says which of them are distinguishable.
+
+Fresh seeds: the confirmation starts after the highest seed the sweep used, so the run that won the selection does
+not count toward its own confirmation (its luck is what the confirmation must not inherit).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from fashionlab.reporting.report import CONFIRMATIONS, CONFIRMS
+from fashionlab.reporting.runs import SWEEPS_ROOT, ReportError, load_sweep
+from fashionlab.reporting.selection import Configuration, select
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    source: Path
+    sweep: Path
+    configurations: list[Configuration]
+    seeds: list[int]
+
+    @property
+    def command(self) -> list[str]:
+        """The arguments of src/train.py that run it: the overrides every configuration shares, then each
+        configuration's own ones as a row of the confirm sweeper, then the seeds."""
+        shared = [o for o in self.configurations[0].overrides if all(o in c.overrides for c in self.configurations)]
+        rows = ",".join("[" + ",".join(f'"{o}"' for o in c.overrides if o not in shared) + "]" for c in self.configurations)
+        return ["-m", *shared, "hydra/sweeper=confirm", f"hydra.sweeper.configurations=[{rows}]",
+                f"seed={','.join(map(str, self.seeds))}", f"hydra.sweep.dir={self.sweep}"]
+
+
+def plan(source: Path, top: int, seeds: int, per_group: bool = False, sweep: Path | None = None) -> Confirmation:
+    """What to rerun: the `top` configurations by mean best val acc (or, `per_group`, the best of each group), over
+    `seeds` fresh seeds, into `sweep` (default: a new folder under outputs/multirun/). Raises ReportError for a folder
+    that is no sweep or has no completed run."""
+    runs = load_sweep(source)
+    selection = select(runs)
+    chosen = list(selection.group_best.values()) if per_group else \
+        [c for c in selection.configurations if c.sample.n][:top]
+    if not chosen:
+        raise ReportError(f"{source} has no completed run: nothing to confirm (its report lists each run's status)")
+    first = max(run.seed for run in runs) + 1
+    sweep = sweep or SWEEPS_ROOT / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")  # Hydra's layout
+    return Confirmation(source, Path(sweep), chosen, list(range(first, first + seeds)))
+
+
+def record(confirmation: Confirmation) -> None:
+    """Link the two sweeps: `<new>/confirms.yaml` names the source and what it reruns, `<source>/confirmations.yaml`
+    lists the sweeps that confirm it; each report links the other."""
+    confirmation.sweep.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save({"source": str(confirmation.source), "seeds": confirmation.seeds,
+                    "configurations": [c.label for c in confirmation.configurations]}, confirmation.sweep / CONFIRMS)
+    listed = confirmation.source / CONFIRMATIONS
+    others = list(OmegaConf.load(listed)) if listed.is_file() else []
+    OmegaConf.save(sorted({*others, str(confirmation.sweep)}), listed)

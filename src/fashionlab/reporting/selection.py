@@ -1,0 +1,144 @@
+"""From runs to a choice: configurations (runs that differ only in replicate keys), groups, the selected
+configuration, and the verdicts that say how sure the choice is.
+
+The selected configuration is the one with the highest mean best val acc over its completed replicates, never the
+luckiest replicate. Verdicts compare it with the runner-up and with the best configuration of every other group.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+from fashionlab.overrides import REPLICATE_KEYS, configuration_overrides, readable, varying_keys
+from fashionlab.reporting import stats
+from fashionlab.reporting.runs import Run
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The runs of one configuration. `group`: the options of the config groups that vary across the sweep
+    (`optimizer=momentum`); `setting`: the other varying overrides, which tell a group's configurations apart."""
+
+    group: str
+    setting: str
+    runs: tuple[Run, ...]
+
+    @property
+    def label(self) -> str:
+        return " ".join(part for part in (self.group, self.setting) if part) or self.runs[0].title
+
+    @property
+    def replicates(self) -> list[Run]:
+        """The completed runs, the only ones that count (a diverged or stopped run is no finished result)."""
+        return [run for run in self.runs if run.selectable]
+
+    @property
+    def values(self) -> list[float]:
+        return [run.best_val_acc for run in self.replicates]
+
+    @property
+    def sample(self) -> stats.Sample:
+        return stats.describe(self.values)
+
+    @property
+    def overrides(self) -> list[str]:
+        """What reruns this configuration: its overrides without replicate keys, as typed."""
+        return configuration_overrides(list(self.runs[0].overrides))
+
+    @property
+    def best_run(self) -> Run | None:
+        """The completed replicate with the highest best val acc: the model to use, chosen on validation."""
+        return max(self.replicates, key=lambda run: run.best_val_acc, default=None)
+
+    @property
+    def drawn(self) -> list[Run]:
+        """The runs its curves average: the completed replicates, else every run that finished an epoch."""
+        return self.replicates or [run for run in self.runs if run.history["epoch"]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The selected configuration against another one (`role`: runner-up, or the best of another group)."""
+
+    winner: Configuration
+    other: Configuration
+    role: str
+    difference: stats.Difference
+
+
+@dataclass(frozen=True)
+class Selection:
+    configurations: list[Configuration]  # by mean best val acc, best first; those without a completed run last
+    group_keys: list[str]
+    group_best: dict[str, Configuration]  # group -> its configuration with the highest mean
+    selected: Configuration | None
+    verdicts: list[Verdict]
+
+    @property
+    def replicated(self) -> bool:
+        """Whether some configuration has two or more completed replicates: a spread to judge differences by."""
+        return any(configuration.sample.n >= 2 for configuration in self.configurations)
+
+    @property
+    def short_of_replicates(self) -> list[Configuration]:
+        """Configurations with fewer completed replicates than the most any configuration has."""
+        most = max(configuration.sample.n for configuration in self.configurations)
+        return [configuration for configuration in self.configurations if configuration.sample.n < most]
+
+
+def varying_overrides(runs: list[Run]) -> list[str]:
+    """The override keys whose value differs between runs, in command-line order."""
+    return varying_keys([run.override_values for run in runs])
+
+
+def configurations(runs: list[Run]) -> tuple[list[Configuration], list[str]]:
+    """Runs grouped into configurations by their varying overrides other than replicate keys, and the group keys:
+    the varying keys that are config groups (`optimizer=momentum`, which the torch class would not tell from SGD).
+    No varying config group: one group."""
+    varying = [key for key in varying_overrides(runs) if key not in REPLICATE_KEYS]
+    group_keys = [key for key in varying if any(key in run.choices for run in runs)]
+    members: dict[tuple, list[Run]] = {}
+    for run in runs:
+        members.setdefault(tuple(run.override_values.get(key, "–") for key in varying), []).append(run)
+    found = []
+    for values, members_of in members.items():
+        named = dict(zip(varying, values))
+        found.append(Configuration(group=" ".join(f"{key}={named[key]}" for key in group_keys),
+                                   setting=" ".join(f"{key}={readable(named[key])}" for key in varying
+                                                    if key not in group_keys),
+                                   runs=tuple(members_of)))
+    found.sort(key=lambda c: (c.sample.n == 0, -c.sample.mean if c.sample.n else 0))
+    return found, group_keys
+
+
+def select(runs: list[Run]) -> Selection:
+    found, group_keys = configurations(runs)
+    ranked = [configuration for configuration in found if configuration.sample.n]
+    group_best: dict[str, Configuration] = {}
+    for configuration in ranked:
+        group_best.setdefault(configuration.group, configuration)
+    selected = ranked[0] if ranked else None
+    others: dict[int, tuple[Configuration, str]] = {}
+    if len(ranked) > 1:
+        others[id(ranked[1])] = (ranked[1], "runner-up")
+    for group, configuration in group_best.items():
+        if selected is not None and group != selected.group and id(configuration) not in others:
+            others[id(configuration)] = (configuration, f"best of {group}")
+    verdicts = [Verdict(selected, other, role, stats.compare(selected.values, other.values, len(others)))
+                for other, role in others.values()]
+    return Selection(found, group_keys, group_best, selected, verdicts)
+
+
+def rerun_overrides(selection: Selection, top: int) -> list[list[str]]:
+    """The overrides of the `top` configurations with the highest mean best val acc, for `make confirm`."""
+    return [configuration.overrides for configuration in selection.configurations[:top] if configuration.sample.n]
+
+
+def curve(configuration: Configuration, column: str, x: str = "epoch") -> tuple[list[float], list[float], list[float]]:
+    """The configuration's `column` per epoch: x (mean over runs), mean and sample standard deviation (0 for one
+    run), over the epochs every drawn run reached."""
+    runs = configuration.drawn
+    length = min((len(run.history[column]) for run in runs), default=0)
+    xs = [[run.axis(x)[i] for run in runs] for i in range(length)]
+    ys = [[run.history[column][i] for run in runs] for i in range(length)]
+    return ([statistics.fmean(values) for values in xs], [statistics.fmean(values) for values in ys],
+            [statistics.stdev(values) if len(values) > 1 else 0.0 for values in ys])

@@ -1,0 +1,80 @@
+"""What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked and what
+varies recorded; a search's study, in a journal file, checked before a search continues it."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+class JournalError(ValueError):
+    """A study journal that cannot be read; the message names the file, the line and what to do."""
+
+
+def is_grid(config: DictConfig) -> bool:
+    """Whether the sweep lists its jobs beforehand, so that `sweep_configs` can compose them: Hydra's basic sweeper
+    (a grid) or the confirm sweeper (given configurations, each over the replicate seeds). A search draws its jobs as
+    it goes and checks them itself."""
+    return config.hydra.sweeper._target_.endswith((".BasicSweeper", ".ConfirmSweeper"))
+
+
+def job_overrides(parser: OverridesParser, arguments: list[str],
+                  configurations: list[list[str]] | None = None) -> list[list[str]]:
+    """Each job's overrides: `arguments` expanded as Hydra's basic sweeper does (`a=1,2 b=x,y` gives four), once
+    for each of `configurations` when given (its overrides before the arguments, which win where both set a key).
+
+    Splits the sweep with Hydra's own BasicSweeper (a private module: Hydra offers no public way to list a grid's
+    jobs), so the list is the one it will launch."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    return [list(job) for configuration in (configurations or [[]])
+            for job in BasicSweeper.split_arguments(parser.parse_overrides([*configuration, *arguments]), None)[0]]
+
+
+def sweep_configs(config: DictConfig):
+    """Each job config of a grid or confirm sweep, composed as Hydra will compose it."""
+    configurations = config.hydra.sweeper.get("configurations")
+    # as the basic sweeper does: config params, then the command line; the confirm sweeper's configurations replace
+    # an experiment's params
+    params = {} if configurations else config.hydra.sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
+    parser = OverridesParser.create(config_loader=loader)
+    for overrides in job_overrides(parser, arguments, configurations):
+        yield loader.load_sweep_config(config, overrides)
+
+
+def journal_storage(path: str | Path):
+    """A study's storage in a journal file (guarded by a lock file), which processes on any launcher can share."""
+    import optuna  # here, not at the top: a grid sweep, and every start of src/train.py, goes without it
+
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
+def repair_journal(path: str | Path) -> None:
+    """Check a study journal before a search continues it. A last line cut short (a writer killed mid-write) is
+    dropped, as Optuna would skip it until the next write made it garbage; any other line that is not a record
+    raises JournalError. Only the sweeper calls this, before it launches trials: no other process writes then."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines[:-1], start=1):  # the part after the last newline is not a whole line
+        try:
+            json.loads(line)
+        except ValueError:
+            raise JournalError(f"{path}: line {number} is not a journal record ({line[:40]!r}): the study is "
+                               "damaged; restore the file from a copy, or start the search in a new sweep folder "
+                               "(a new hydra.sweep.dir)") from None
+    if lines[-1]:
+        log.warning(f"{path}: dropped its last line, cut short by a writer that was killed ({len(lines[-1])} bytes)")
+        with open(path, "r+b") as file:
+            file.truncate(len(data) - len(lines[-1]))
+            os.fsync(file.fileno())
