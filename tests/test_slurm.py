@@ -87,7 +87,8 @@ def squeue() -> str:
 
 
 def sacct_states(sweep: Path) -> list[str]:
-    """The state of each job (not step) of the sweep, as sacct, which submitit polls, reports it."""
+    """The state of each job (not step) of the sweep, as sacct, which submitit polls, reports it (a job whose result
+    the sweep has collected may still be RUNNING there for a moment, while Slurm ends it)."""
     out = subprocess.run(["sacct", "--noheader", "--parsable2", "--format=JobID,State", "--allocations",
                           f"--jobs={','.join(submitted(sweep))}"], capture_output=True, text=True,
                          timeout=30, check=True).stdout
@@ -103,7 +104,7 @@ def test_cpu_sweep_runs_each_job_as_a_slurm_job_with_the_threads_it_was_given(ti
         config = checkpoint_config(sweep / job / "checkpoints" / "last.ckpt")
         assert (config.slurm_cpus, config.omp_threads) == ("1", "1"), "torch's threads: the CPUs Slurm gave the job"
         assert config.trainer.plugins[0].auto_requeue is False, "submitit alone owns the requeue signal"
-    assert sacct_states(sweep) == ["COMPLETED", "COMPLETED"]
+    wait_until(lambda: sacct_states(sweep) == ["COMPLETED", "COMPLETED"], "sacct says both COMPLETED", seconds=60)
     assert "Bypassing sacct error" not in result.stderr + result.stdout
     assert slurm.sweep_jobs(sweep) == []
 
@@ -194,4 +195,4 @@ def test_search_runs_two_trials_at_a_time_as_slurm_jobs_and_prunes_one(tiny_data
     assert summary(sweep / "3")["status"] == "pruned"
     arrays = submitted(sweep)
     assert len(arrays) == 2, "two batches, each one array of two Slurm jobs"
-    assert sacct_states(sweep) == ["COMPLETED"] * 4
+    wait_until(lambda: sacct_states(sweep) == ["COMPLETED"] * 4, "sacct says all four COMPLETED", seconds=60)
