@@ -70,6 +70,7 @@ def epochs(job: Path) -> list[int]:
 
 
 def wait_until(condition, what: str, seconds: float = 180) -> None:
+    """Polls `condition`; also after a sweep returns: Slurm may still be ending a job whose result it collected."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -106,7 +107,7 @@ def test_cpu_sweep_runs_each_job_as_a_slurm_job_with_the_threads_it_was_given(ti
         assert config.trainer.plugins[0].auto_requeue is False, "submitit alone owns the requeue signal"
     wait_until(lambda: sacct_states(sweep) == ["COMPLETED", "COMPLETED"], "sacct says both COMPLETED", seconds=60)
     assert "Bypassing sacct error" not in result.stderr + result.stdout
-    assert slurm.sweep_jobs(sweep) == []
+    wait_until(lambda: slurm.sweep_jobs(sweep) == [], "squeue lists none of its jobs", seconds=60)
 
 
 def test_a_submission_slurm_refuses_ends_in_one_line_quoting_sbatch(tiny_data_dir, sweep):
@@ -167,7 +168,7 @@ def test_a_job_at_its_time_limit_is_requeued_and_completes_from_last_ckpt(tiny_d
     assert "Caught signal SIGUSR2" in log and "Restored all states from the checkpoint" in log
     assert "SLURM auto-requeueing enabled" not in log, "Lightning's requeue stays off"
     assert len(list(events_folder(job).glob("events.out.tfevents.*"))) >= 2, "the same TensorBoard run continued"
-    assert slurm.sweep_jobs(sweep) == []
+    wait_until(lambda: slurm.sweep_jobs(sweep) == [], "squeue lists none of its jobs", seconds=60)
 
 
 @pytest.mark.slow  # about 2 minutes: Slurm's time limit has a resolution of a minute
@@ -182,7 +183,7 @@ def test_a_job_out_of_requeues_stops_interrupted_and_the_command_says_so_in_one_
     assert line.endswith(f"-m resume={sweep} continues the sweep")
     job = sweep / "0"
     assert summary(job)["status"] == "interrupted" and (job / "checkpoints" / "last.ckpt").is_file()
-    assert slurm.sweep_jobs(sweep) == []
+    wait_until(lambda: slurm.sweep_jobs(sweep) == [], "squeue lists none of its jobs", seconds=60)
 
 
 @pytest.mark.slow  # about a minute: four trials, two at a time
