@@ -124,7 +124,7 @@ start_munge() {
     || die "no /etc/munge/munge.key, and mungekey could not make one"
   chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
-  runuser -u munge -- munged --force >/dev/null 2>&1 || die "munged did not start, see /var/log/munge/munged.log"
+  runuser -u munge -- munged --force >/dev/null 2>&1 9>&- || die "munged did not start, see /var/log/munge/munged.log"
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -134,13 +134,13 @@ start_mariadb() {
   timeout 5 mariadb -e "select 1" >/dev/null 2>&1 && return
   mkdir -p /run/mysqld /var/log/mysql && chown mysql:mysql /run/mysqld /var/log/mysql
   setsid mariadbd --user=mysql --skip-networking --pid-file=/run/mysqld/mysqld.pid \
-    --log-error=/var/log/mysql/error.log </dev/null >/dev/null 2>&1 &
+    --log-error=/var/log/mysql/error.log </dev/null >/dev/null 2>&1 9>&- &
   for _ in $(seq 30); do timeout 5 mariadb -e "select 1" >/dev/null 2>&1 && return; sleep 1; done
   die "MariaDB did not start, see /var/log/mysql/error.log"
 }
 
 start_slurmdbd() {
-  pid_alive /run/slurmdbd.pid || slurmdbd >/dev/null 2>&1 \
+  pid_alive /run/slurmdbd.pid || slurmdbd >/dev/null 2>&1 9>&- \
     || die "slurmdbd did not start, see /var/log/slurm/slurmdbd.log"
   for _ in $(seq 30); do timeout 5 sacctmgr -n show cluster >/dev/null 2>&1 && return; sleep 1; done
   die "slurmdbd does not answer, see /var/log/slurm/slurmdbd.log"
@@ -159,9 +159,9 @@ up() {
     kill "$(cat /run/slurmctld.pid)" "$(cat /run/slurmd.pid 2>/dev/null)" 2>/dev/null
     for _ in $(seq 50); do pid_alive /run/slurmctld.pid || pid_alive /run/slurmd.pid || break; sleep 0.2; done
   fi
-  pid_alive /run/slurmctld.pid || slurmctld >/dev/null 2>&1 \
+  pid_alive /run/slurmctld.pid || slurmctld >/dev/null 2>&1 9>&- \
     || die "slurmctld did not start, see /var/log/slurm/slurmctld.log"
-  pid_alive /run/slurmd.pid || slurmd >/dev/null 2>&1 || die "slurmd did not start, see /var/log/slurm/slurmd.log"
+  pid_alive /run/slurmd.pid || slurmd >/dev/null 2>&1 9>&- || die "slurmd did not start, see /var/log/slurm/slurmd.log"
   local state=""
   for _ in $(seq "$WAIT_S"); do
     state=$(node_state)
@@ -200,7 +200,8 @@ status() {
   echo "slurm cluster: controller up, node $NODE $(node_state)"; return 1
 }
 
-# One at a time: test workers (pytest-xdist) may each ask for the cluster at once.
+# One at a time: test workers (pytest-xdist) may each ask for the cluster at once. The daemons started are given
+# no copy of the lock (9>&-), or they would hold it.
 mkdir -p "$STATE" 2>/dev/null && exec 9>"$STATE/lock" && flock -w 900 9
 
 case "${1:-}" in
