@@ -127,7 +127,7 @@ start_munge() {
   runuser -u munge -- munged --force >/dev/null 2>&1 9>&- || die "munged did not start, see /var/log/munge/munged.log"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 # MariaDB for slurmdbd, on its socket only; root connects through it as the unix user root, without a password.
 start_mariadb() {
