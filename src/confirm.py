@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-group", action="store_true", help="rerun the best configuration of each group instead")
     parser.add_argument("--sweep-dir", type=Path, help="the new sweep's folder (default: a new one under outputs/)")
     parser.add_argument("overrides", nargs="*", help="for every job, e.g. launcher=parallel (not what it compares)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow the options
     try:
         confirmation = plan(args.sweep, args.top, args.seeds, args.per_group, args.sweep_dir)
     except ReportError as error:
