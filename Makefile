@@ -67,7 +67,7 @@ compare: data
 
 confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5]" >&2; exit 2; }
-	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5)
+	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5) $(ARGS)
 
 resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=outputs/multirun/<date>/<time>
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }

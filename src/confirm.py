@@ -1,5 +1,6 @@
 """Rerun the top configurations of a finished sweep over fresh seeds, then write the new sweep's report:
-`python src/confirm.py SWEEP [--top 3] [--seeds 5] [--per-group]` (make confirm SWEEP=... TOP=3 SEEDS=5)."""
+`python src/confirm.py SWEEP [--top 3] [--seeds 5] [--per-group] [override ...]` (make confirm SWEEP=... TOP=3 SEEDS=5
+ARGS="launcher=parallel"); the overrides go to every job, e.g. where it runs."""
 
 import argparse
 import signal
@@ -29,13 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=positive, default=5, help="replicates of each, on seeds the sweep did not use")
     parser.add_argument("--per-group", action="store_true", help="rerun the best configuration of each group instead")
     parser.add_argument("--sweep-dir", type=Path, help="the new sweep's folder (default: a new one under outputs/)")
-    args = parser.parse_args(argv)
+    parser.add_argument("overrides", nargs="*", help="for every job, e.g. launcher=parallel (not what it compares)")
+    args = parser.parse_intermixed_args(argv)  # overrides may follow the options
     try:
         confirmation = plan(args.sweep, args.top, args.seeds, args.per_group, args.sweep_dir)
     except ReportError as error:
         sys.exit(f"error: {error}")
     record(confirmation)
-    command = [sys.executable, str(Path(__file__).with_name("train.py")), *confirmation.command]
+    command = [sys.executable, str(Path(__file__).with_name("train.py")), *confirmation.command, *args.overrides]
     print(f"Confirming {len(confirmation.configurations)} configurations of {args.sweep} over seeds "
           f"{confirmation.seeds} in {confirmation.sweep}:\n  " + " ".join(command[1:]), flush=True)
     status = run_to_end(command)

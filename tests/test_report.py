@@ -364,6 +364,11 @@ def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_
     assert all(run.status == "completed" for run in again)
     assert f"reruns the top configurations of `{sweep}`" in (confirm / "report.md").read_text()
     assert f"rerun over fresh seeds in `{confirm}`" in (sweep / "report.md").read_text()
+    # a confirmation is a sweep like any other: a lost job comes back with `-m resume=<its folder>`
+    shutil.rmtree(confirm / "1")
+    result = run_cli("train.py", "-m", f"resume={confirm}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [(run.seed, run.status) for run in load_sweep(confirm)] == [(3, "completed"), (4, "completed")]
 
 
 def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_counts(replicate_sweep, tmp_path):

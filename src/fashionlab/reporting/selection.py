@@ -7,6 +7,7 @@ luckiest replicate. Verdicts compare it with the runner-up and with the best con
 
 import statistics
 from dataclasses import dataclass
+from functools import cached_property
 
 from fashionlab.overrides import REPLICATE_KEYS, configuration_overrides, readable, varying_keys
 from fashionlab.reporting import stats
@@ -26,7 +27,7 @@ class Configuration:
     def label(self) -> str:
         return " ".join(part for part in (self.group, self.setting) if part) or self.runs[0].title
 
-    @property
+    @cached_property  # a frozen dataclass still caches: the value goes straight into the instance's __dict__
     def replicates(self) -> list[Run]:
         """The completed runs, the only ones that count (a diverged or stopped run is no finished result)."""
         return [run for run in self.runs if run.selectable]
@@ -35,7 +36,7 @@ class Configuration:
     def values(self) -> list[float]:
         return [run.best_val_acc for run in self.replicates]
 
-    @property
+    @cached_property
     def sample(self) -> stats.Sample:
         return stats.describe(self.values)
 
