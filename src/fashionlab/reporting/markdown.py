@@ -1,6 +1,7 @@
 """The report's tables and sections, as markdown lines: numbers in, strings out, no file I/O."""
 
 import math
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -247,10 +248,15 @@ def platform_lines(runs: list[Run]) -> list[str]:
     return lines + [f"- {platform} (jobs {', '.join(names)})" for platform, names in seen.items()]
 
 
-def links_lines(confirms: Path | None, confirmations: list[Path]) -> list[str]:
-    """Links between a sweep and the sweeps that reran its top configurations over fresh seeds (`make confirm`)."""
+def links_lines(sweep: Path, confirms: Path | None, confirmations: list[Path]) -> list[str]:
+    """Links, relative to `sweep`'s report, between a sweep and the sweeps that reran its top configurations over
+    fresh seeds (`make confirm`)."""
+
+    def report(other: Path) -> str:
+        return os.path.relpath(other.resolve() / "report.md", sweep.resolve())
+
     lines = [f"This sweep reruns the top configurations of `{confirms}` over fresh seeds "
-             f"([its report]({confirms.resolve() / 'report.md'}))."] if confirms else []
-    lines += [f"Its top configurations were rerun over fresh seeds in `{other}` "
-              f"([report]({other.resolve() / 'report.md'}))." for other in confirmations]
+             f"([its report]({report(confirms)}))."] if confirms else []
+    lines += [f"Its top configurations were rerun over fresh seeds in `{other}` ([report]({report(other)}))."
+              for other in confirmations]
     return [*lines, ""] if lines else []

@@ -83,7 +83,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     completed = sum(run.status == "completed" for run in runs)
     lines = [f"# Sweep report: {sweep}", "",
              f"Written {time.strftime('%Y-%m-%d %H:%M:%S')} by `src/report.py`: {len(runs)} runs, {completed} completed, "
-             f"{len(selection.configurations)} configurations.", "", *md.links_lines(confirms, confirmations),
+             f"{len(selection.configurations)} configurations.", "", *md.links_lines(sweep, confirms, confirmations),
              md.PROTOCOL, "", "## Configurations, by mean best validation accuracy", "",
              *md.configurations_table(selection), "", "## Verdict", "",
              *md.verdict_lines(selection, confirm_command(sweep)), "", "## Selected configuration", ""]
@@ -143,7 +143,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
 def link_back(source: Path, confirmation: Path) -> None:
     """Add to the confirmed sweep's report a line that links this confirmation (once)."""
     report = source / "report.md"
-    line = md.links_lines(None, [confirmation])[0]
+    line = md.links_lines(source, None, [confirmation])[0]
     if report.is_file() and line not in report.read_text():
         report.write_text(report.read_text().rstrip("\n") + f"\n\n{line}\n")
 
