@@ -129,11 +129,6 @@ def select(runs: list[Run]) -> Selection:
     return Selection(found, group_keys, group_best, selected, verdicts)
 
 
-def rerun_overrides(selection: Selection, top: int) -> list[list[str]]:
-    """The overrides of the `top` configurations with the highest mean best val acc, for `make confirm`."""
-    return [configuration.overrides for configuration in selection.configurations[:top] if configuration.sample.n]
-
-
 def curve(configuration: Configuration, column: str, x: str = "epoch") -> tuple[list[float], list[float], list[float]]:
     """The configuration's `column` per epoch: x (mean over runs), mean and sample standard deviation (0 for one
     run), over the epochs every drawn run reached."""
