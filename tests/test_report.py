@@ -101,6 +101,7 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     assert f"`make confirm SWEEP={sweep}`" in verdict
     against = {verdict["against"]: verdict["role"] for verdict in printed["verdicts"]}
     assert list(against.values())[0] == "runner-up" and f"optimizer=sgd optimizer.lr={sgd_lr}" in against
+    assert all(verdict["p_value"] is None for verdict in printed["verdicts"]), "unknown with one run each: null, not NaN"
 
     runs = table(markdown, "All runs")
     assert sorted(row[0] for row in runs) == [str(job) for job in range(7)]

@@ -6,6 +6,7 @@ test set is evaluated once for each replicate of the selected configuration, by 
 behind `src/eval.py`). Training never touches the test set.
 """
 
+import math
 import time
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from fashionlab.reporting.study import load_search
 
 CONFIRMS = "confirms.yaml"  # in a `make confirm` sweep: the sweep it confirms, and what it reran
 CONFIRMATIONS = "confirmations.yaml"  # in a sweep that was confirmed: the sweeps that reran its top configurations
+
+
+def known(value):
+    """A statistic for the printed JSON: null where it cannot be known (one replicate), not NaN, which is no JSON."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def confirm_command(sweep: Path) -> str:
@@ -88,9 +94,12 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
              *md.configurations_table(selection), "", "## Verdict", "",
              *md.verdict_lines(selection, confirm_command(sweep)), "", "## Selected configuration", ""]
     result = {"sweep": str(sweep), "runs": len(runs), "groups": selection.group_keys, "selected": None,
-              "configurations": [{"label": c.label, "n": c.sample.n, "mean": c.sample.mean, "std": c.sample.std,
-                                  "ci": [c.sample.ci_low, c.sample.ci_high]} for c in selection.configurations],
-              "verdicts": [{"against": v.other.label, "role": v.role, **vars(v.difference)} for v in selection.verdicts]}
+              "configurations": [{"label": c.label, "n": c.sample.n, "mean": known(c.sample.mean),
+                                  "std": known(c.sample.std), "ci": [known(c.sample.ci_low), known(c.sample.ci_high)]}
+                                 for c in selection.configurations],
+              "verdicts": [{"against": v.other.label, "role": v.role,
+                            **{key: known(value) for key, value in vars(v.difference).items()}}
+                           for v in selection.verdicts]}
     if selection.selected is None:
         lines.append("No completed run: nothing selected, test set not evaluated.")
     else:
