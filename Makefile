@@ -88,8 +88,11 @@ report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<
 samples: data ## one training image per class, 5x2 grid: outputs/class_samples.png
 	$(PY) src/report.py --samples-only
 
-tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006
-	$(VENV)/bin/tensorboard --logdir outputs --host localhost --port 6006
+# SWEEP=<dir>: that sweep alone, its runs named from the job number, which TensorBoard's run table sorts as a number
+# (job 10 after 9); under outputs/ the names start with the sweep's folder and sort as text (10 between 1 and 2).
+tensorboard: $(INSTALLED) ## serve outputs/ on http://localhost:6006; SWEEP=<dir>: one sweep, its jobs in number order
+	@test -z "$(SWEEP)" -o -f "$(SWEEP)/multirun.yaml" || { echo "error: SWEEP=$(SWEEP): not a sweep folder (no multirun.yaml); a sweep is outputs/multirun/<date>/<time>" >&2; exit 2; }
+	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),outputs) --host localhost --port 6006
 
 test: data ## the test suite on every core (tiny synthetic data, plus checks on the real data); ARGS="-m slow": the slow ones
 	$(PY) -m pytest $(ARGS)

@@ -1,4 +1,4 @@
-"""Batch augmentation: every output is the input mirrored and/or shifted within the allowed range."""
+"""Batch augmentation: every output is the input mirrored and/or shifted within the allowed range, or partly erased."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import lightning as L
 import pytest
 import torch
 
-from fashionlab.augment import augment
+from fashionlab.augment import ERASED_AREA, augment, random_erase
 from test_train import read_metrics
 from fashionlab.training import train
 
@@ -36,6 +36,23 @@ def test_each_image_is_mirrored_or_shifted_within_range_and_all_variants_occur()
 def test_switched_off_augmentation_returns_the_batch_unchanged():
     images = torch.randn(8, 1, 28, 28)
     assert torch.equal(augment(images, flip=False, max_shift=0, fill=0.0), images)
+    assert torch.equal(augment(images, flip=False, max_shift=0, fill=0.0, erase=0.0), images)
+
+
+def test_random_erasing_blackens_one_rectangle_of_the_allowed_area_in_about_the_given_share_of_images():
+    torch.manual_seed(0)
+    images = torch.randn(2000, 1, 28, 28)  # no pixel equals the fill by chance
+    out = random_erase(images, probability=0.5, fill=-0.81)
+    erased = out == -0.81
+    assert torch.equal(out[~erased], images[~erased]), "pixels outside the rectangle are untouched"
+    counts = erased.flatten(1).sum(1)
+    assert 0.45 < (counts > 0).float().mean() < 0.55, "about half the images are erased"
+    for mask in erased[counts > 0, 0]:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        height, width = len(rows), len(cols)
+        assert mask.sum() == height * width, "one solid rectangle"
+        assert rows[-1] - rows[0] + 1 == height and cols[-1] - cols[0] + 1 == width
+        assert ERASED_AREA[0] * 784 - 28 <= height * width <= ERASED_AREA[1] * 784 + 28, "area in range, rounding apart"
 
 
 

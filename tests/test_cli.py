@@ -35,8 +35,10 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     assert all("val/acc_best" in board.GetAccumulator(run).Tags()["scalars"] for run in runs), "HPARAMS' metric"
     assert all(len(board.Scalars(run, "lr")) == 1 for run in runs), "tag `lr` for every optimizer, once an epoch"
     assert custom_scalars(board, runs[0]) == {"loss": {"train/loss", "val/loss"}, "accuracy": {"train/acc", "val/acc"}}
-    # Lightning's cloud tips and the deprecation inside its own code are not printed to our users
+    # Lightning's cloud tips, the deprecation inside its own code and (where Slurm is installed, as make slurm-up
+    # leaves it) its hint to prepend srun are not printed to our users
     assert "💡 Tip" not in result.stdout + result.stderr and "LeafSpec" not in result.stderr
+    assert "`srun` command is available" not in result.stderr
 
     result = run_cli("eval.py", f"ckpt_path={sweep}/0/checkpoints/best.ckpt", f"hydra.run.dir={tmp_path}/eval")
     assert result.returncode == 0, result.stderr[-3000:]

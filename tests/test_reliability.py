@@ -227,7 +227,8 @@ class StopAfterEpoch(L.Callback):
 
 
 def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentation_and_dropout(compose_train, tmp_path):
-    recipe = ("data.augment_flip=true", "data.augment_shift=2", "model.dropout=0.3", "trainer.max_epochs=3")
+    recipe = ("data.augment_flip=true", "data.augment_shift=2", "data.augment_erase=0.5", "model.dropout=0.3",
+              "model.input_dropout=0.1", "trainer.max_epochs=3")
     reference = compose_train(*recipe)
     reference.paths.output_dir = str(tmp_path / "reference")
     train(reference)
@@ -238,4 +239,4 @@ def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentati
     assert len(read_rows(run)) == 1
     # What `src/train.py resume=<run>` does in a fresh process: the stored config, seeded anew by train()
     train(checkpoint_config(checkpoint(run)), checkpoint(run))
-    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, dropout"
+    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, erasings, dropout"

@@ -196,9 +196,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def __init__(self, data_dir: str = "data", batch_size: int = 64, eval_batch_size: int = 1000,
                  val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int = 0, verify_checksums: bool = True,
-                 augment_flip: bool = False, augment_shift: int = 0):
+                 augment_flip: bool = False, augment_shift: int = 0, augment_erase: float = 0.0):
         super().__init__()
-        self.augment_flip, self.augment_shift = augment_flip, augment_shift
+        self.augment_flip, self.augment_shift, self.augment_erase = augment_flip, augment_shift, augment_erase
         self.data_dir, self.batch_size, self.eval_batch_size = data_dir, batch_size, eval_batch_size
         self.val_size, self.split_seed, self.shuffle_seed = val_size, split_seed, shuffle_seed
         self.verify_checksums = verify_checksums
@@ -239,9 +239,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augments training batches only, where they already are (GPU or CPU); validation and test stay as they are."""
-        if self.trainer.training and (self.augment_flip or self.augment_shift):
+        if self.trainer.training and (self.augment_flip or self.augment_shift or self.augment_erase):
             images, labels = batch
-            batch = augment(images, self.augment_flip, self.augment_shift, fill=-MEAN / STD), labels
+            batch = augment(images, self.augment_flip, self.augment_shift, -MEAN / STD, self.augment_erase), labels
         return batch
 
     def train_dataloader(self) -> DataLoader:

@@ -8,16 +8,17 @@ from fashionlab.config import ACTIVATIONS, NORMS
 
 
 class MLP(nn.Module):
-    """784 inputs, per entry of `hidden_sizes` a fully connected layer (+ norm) + activation (+ dropout), 10 outputs.
+    """784 inputs (+ dropout of pixels), per entry of `hidden_sizes` a fully connected layer (+ norm) + activation
+    (+ dropout), 10 outputs.
 
-    The defaults are the sheet's plain ReLU MLP; `norm` ("batch" or "layer") and `dropout` are opt-in.
+    The defaults are the sheet's plain ReLU MLP; `norm` ("batch" or "layer"), `dropout` and `input_dropout` are opt-in.
     """
 
     def __init__(self, hidden_sizes: Sequence[int] = (256, 128), activation: str = "relu", dropout: float = 0.0,
-                 norm: str | None = None, in_features: int = 784, num_classes: int = 10):
+                 norm: str | None = None, input_dropout: float = 0.0, in_features: int = 784, num_classes: int = 10):
         super().__init__()
         sizes = [in_features, *hidden_sizes]
-        layers: list[nn.Module] = []
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
         for fan_in, fan_out in zip(sizes, sizes[1:]):
             layers.append(nn.Linear(fan_in, fan_out))
             if norm:
