@@ -46,6 +46,7 @@ def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_
     assert 0 <= printed["test/acc"] <= 1
     assert json.loads((tmp_path / "eval" / "test_metrics.json").read_text()) == printed
     assert "callbacks used to create the checkpoint" not in result.stderr, "testing needs no training callbacks"
+    assert "`srun` command is available" not in result.stderr
 
 
 def test_help_and_cfg_job_show_the_config_groups():

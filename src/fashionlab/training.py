@@ -1,6 +1,5 @@
 """One training run, from its composed config to a fitted model in its run folder (src/train.py's work)."""
 
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -11,13 +10,13 @@ from omegaconf import DictConfig, OmegaConf
 from fashionlab.module import Classifier
 from fashionlab.monitor import ProgressBar, log_hparams
 from fashionlab.runfolder import Status, record_status
+from fashionlab.slurm import ignore_srun_hint
 
 
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
     """Fit the configured model, or continue the run of `ckpt_path`; the run folder receives checkpoints, events,
     metrics.csv and summary.json. A run that fails before training starts records `failed` with the error."""
-    # Wherever Slurm is installed Lightning hints at srun on every run; launcher=slurm submits whole jobs (sbatch).
-    warnings.filterwarnings("ignore", ".*The `srun` command is available on your system.*")
+    ignore_srun_hint()
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule = instantiate(cfg.data)
