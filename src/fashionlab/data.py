@@ -239,7 +239,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augments training batches only, where they already are (GPU or CPU); validation and test stay as they are."""
-        if self.trainer.training and (self.augment_flip or self.augment_shift or self.augment_erase):
+        if self.trainer.training:  # augment() returns the batch as it is when every augmentation is off
             images, labels = batch
             batch = augment(images, self.augment_flip, self.augment_shift, -MEAN / STD, self.augment_erase), labels
         return batch
