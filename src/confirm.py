@@ -8,9 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fashionlab.confirmation import plan, record
-from fashionlab.reporting.runs import ReportError
-
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
@@ -32,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-dir", type=Path, help="the new sweep's folder (default: a new one under outputs/)")
     parser.add_argument("overrides", nargs="*", help="for every job, e.g. launcher=parallel (not what it compares)")
     args = parser.parse_intermixed_args(argv)  # overrides may follow the options
+    # Only now the reporting and training stack (seconds to import): --help and bad options are answered without it.
+    from fashionlab.confirmation import plan, record
+    from fashionlab.reporting.runs import ReportError
+    from report import main as report_main
+
     try:
         confirmation = plan(args.sweep, args.top, args.seeds, args.per_group, args.sweep_dir)
     except ReportError as error:
@@ -41,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Confirming {len(confirmation.configurations)} configurations of {args.sweep} over seeds "
           f"{confirmation.seeds} in {confirmation.sweep}:\n  " + " ".join(command[1:]), flush=True)
     status = run_to_end(command)
-    # The report even when a job failed (its row shows the status); the exit status stays the sweep's.
-    return status or run_to_end([sys.executable, str(Path(__file__).with_name("report.py")), str(confirmation.sweep)])
+    # The report even when a job failed or the sweep was stopped (its rows show each job's status), once the sweep has
+    # started; in this process, which has loaded the training stack already. The exit status stays the sweep's.
+    if (confirmation.sweep / "multirun.yaml").is_file():
+        report_main([str(confirmation.sweep)])
+    return status
 
 
 def run_to_end(command: list[str]) -> int:

@@ -1,6 +1,7 @@
 """Tiny FashionMNIST-format IDX files and the real Hydra config composed over them."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from fashionlab.config import register_resolvers
+
+# pytest-xdist runs one test process per core; torch's own threads on top of that would oversubscribe the cores, each
+# process's idle threads spinning for the other's (a fifth of the suite's time). One thread per test process, and per
+# run it starts (which inherit this), unless the environment says otherwise. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN, TINY_TEST, TINY_VAL = 600, 200, 100

@@ -115,11 +115,15 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     assert verdicts["4"] == "loss is NaN or infinite: training diverged"
     assert verdicts["5"] == verdicts["6"] == "no finished epoch"
 
-    # The test numbers are those of `python src/eval.py`, on the whole test set.
+    # The test numbers are those of `python src/eval.py`, on the whole test set; eval.py prints them and writes them
+    # into its run folder, and says nothing about training callbacks or srun
     stored = json.loads((sweep / "test_metrics.json").read_text())
     result = run_cli("eval.py", f"ckpt_path={evaluated[0]}", f"hydra.run.dir={sweep.parent}/eval")
     assert result.returncode == 0, result.stderr[-3000:]
     from_eval = json.loads(result.stdout.strip().splitlines()[-1])
+    assert json.loads((sweep.parent / "eval" / "test_metrics.json").read_text()) == from_eval
+    assert "callbacks used to create the checkpoint" not in result.stderr, "testing needs no training callbacks"
+    assert "`srun` command is available" not in result.stderr
     assert from_eval["test/acc"] == stored["test/acc"] == printed["test_acc"]
     assert from_eval["test/confusion_matrix"] == stored["test/confusion_matrix"]
     confusion = torch.tensor(stored["test/confusion_matrix"])
@@ -210,17 +214,24 @@ def test_lr_schedules_report_draws_the_lr_of_every_step_beside_val_loss(tiny_dat
 
 
 def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_data_dir, tmp_path, capsys):
-    """SGD and SGD with momentum are both torch.optim.SGD: the groups come from the overrides, not the class."""
-    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=optimizers", "optimizer=sgd,momentum",
-                       "optimizer.lr=0.01,0.123456789", "data.batch_size=100")
+    """Every optimizer of the optimizers experiment at two learning rates (its own lr axis: the same machinery). SGD
+    and SGD with momentum are both torch.optim.SGD: the groups come from the overrides, not the class."""
+    sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, "experiment=optimizers", "optimizer.lr=0.01,0.123456789",
+                       "data.batch_size=100")
     printed, markdown, selection = report_of(sweep, capsys)
     configurations = selection.configurations
-    assert printed["groups"] == ["optimizer"]
+    assert printed["groups"] == ["optimizer"] and (sweep / "test_metrics.json").is_file()
+    assert len(configurations) == 12 and all(run.status == "completed" for run in load_sweep(sweep))
     # the title says what the group says: momentum is torch's SGD class with momentum
     assert {c.group: c.runs[0].optimizer for c in configurations} == {
-        "optimizer=sgd": "SGD", "optimizer=momentum": "SGD (momentum)"}
+        "optimizer=sgd": "SGD", "optimizer=momentum": "SGD (momentum)", "optimizer=rmsprop": "RMSprop",
+        "optimizer=adagrad": "Adagrad", "optimizer=adam": "Adam", "optimizer=adamw": "AdamW"}
     # a long number (one a search draws) shows 4 significant digits, a short one as typed
-    assert sorted(c.setting for c in configurations) == ["optimizer.lr=0.01"] * 2 + ["optimizer.lr=0.1235"] * 2
+    assert sorted(c.setting for c in configurations) == ["optimizer.lr=0.01"] * 6 + ["optimizer.lr=0.1235"] * 6
+    # HPARAMS: the core knobs and what the optimizers' presets vary
+    board = tensorboard_runs(sweep)
+    shown = {key for name in board.Runs() for key in hparams_of(board, name)}
+    assert shown == CORE | {"optimizer.momentum", "optimizer.betas", "optimizer.weight_decay", "optimizer.alpha"}
 
     best = selection.group_best
     for group, c in best.items():
@@ -232,7 +243,7 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
 
     figure = sweep_figure(configurations, {c.label for c in best.values()}, ["epoch"])
     lines = figure.axes[0].get_lines()
-    assert len(lines) == 4 and len({line.get_color() for line in lines}) == 2, "one color per group"
+    assert len(lines) == 12 and len({line.get_color() for line in lines}) == 6, "one color per group"
     for line in lines:
         c = next(c for c in configurations if line.get_label().startswith(f"{c.label} ("))
         assert (line.get_linewidth() > 2) == (c is best[c.group])
@@ -245,16 +256,15 @@ ABLATED = {"data.augment_flip", "data.augment_shift", "model.dropout", "model.no
 
 
 @pytest.mark.parametrize("overrides, jobs, groups, hparams", [
-    (["experiment=optimizers"], 18, ["optimizer"],
-     {"optimizer.momentum", "optimizer.betas", "optimizer.weight_decay", "optimizer.alpha"}),
-    # the same machinery as the optimizers grid, over batch sizes too: kept out of the default run for time
+    # experiment=optimizers: test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside; grid_search is the
+    # same machinery over batch sizes too, kept out of the default run for time
     pytest.param(["experiment=grid_search"], 12, ["optimizer"], {"optimizer.momentum", "optimizer.betas"},
                  marks=pytest.mark.slow),
     (["experiment=best_mlp", "ablation=glob(*)", "seed=0"], 10, ["ablation"], ABLATED),  # make ablation
 ])
 def test_whole_experiment_grid_runs_and_the_report_picks_one_winner(tiny_data_dir, tmp_path, capsys, overrides, jobs,
                                                                     groups, hparams):
-    """Every job of the experiment's own grid, each cut to one batch of training and of validation; TensorBoard
+    """The jobs of the experiment's own grid, each cut to one batch of training and of validation; TensorBoard
     names each run by its job and the overrides that vary, and HPARAMS show, besides the core knobs, every config
     key the grid varies (`hparams`), its presets applied."""
     sweep = tiny_sweep(tmp_path / "sweep", tiny_data_dir, *overrides, "+trainer.limit_train_batches=1",

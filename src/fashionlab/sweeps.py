@@ -37,8 +37,13 @@ def job_overrides(parser: OverridesParser, arguments: list[str],
             for job in BasicSweeper.split_arguments(parser.parse_overrides([*configuration, *arguments]), None)[0]]
 
 
+_COMPOSED: dict[str, list[DictConfig]] = {}  # sweep folder -> its job configs composed so far, in this process
+
+
 def sweep_configs(config: DictConfig):
-    """Each job config of a grid or confirm sweep, composed as Hydra will compose it."""
+    """Each job config of a grid or confirm sweep, composed as Hydra will compose it. Composing a job takes Hydra
+    about 0.2 s, so each is composed once per sweep: the pre-flight check (which stops at the first bad one) and the
+    TensorBoard record read the same configs."""
     configurations = config.hydra.sweeper.get("configurations")
     # as the basic sweeper does: config params, then the command line; the confirm sweeper's configurations replace
     # an experiment's params
@@ -46,8 +51,11 @@ def sweep_configs(config: DictConfig):
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
     loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
     parser = OverridesParser.create(config_loader=loader)
-    for overrides in job_overrides(parser, arguments, configurations):
-        yield loader.load_sweep_config(config, overrides)
+    composed = _COMPOSED.setdefault(config.hydra.sweep.dir, [])
+    for index, overrides in enumerate(job_overrides(parser, arguments, configurations)):
+        if index == len(composed):
+            composed.append(loader.load_sweep_config(config, overrides))
+        yield composed[index]
 
 
 def journal_storage(path: str | Path):
