@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,13 @@ def tiny_data_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     write_tiny_dataset(data_dir / "FashionMNIST" / "raw")
     return data_dir
+
+
+def as_from_a_terminal() -> None:
+    """preexec_fn of a run a test stops with SIGINT: it listens to Ctrl-C as when started from a terminal. A suite
+    started in the background (nohup, `&`, some CI runners) inherits SIGINT ignored, and so would every run it starts:
+    Python then installs no KeyboardInterrupt handler, and the run would go on to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def tiny_overrides(data_dir: Path) -> list[str]:

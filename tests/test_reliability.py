@@ -18,7 +18,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.config import FREE, RULES, ConfigError, check, register_resolvers, ruled_or_free
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
@@ -59,6 +59,7 @@ from fashionlab.training import train
     ("data.eval_batch_size=-1", "data.eval_batch_size=-1: not allowed, must be an integer > 0"),
     ("+trainer.max_time=2h", "trainer.max_time=2h: not allowed, must be a duration \"DD:HH:MM:SS\""),
     ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
+    ("module.mixup=-0.2", "module.mixup=-0.2: not allowed, must be a number >= 0"),
     ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
     ("scheduler=onecycle scheduler.scheduler.max_lr=abc", "scheduler.scheduler.max_lr=abc: not allowed, must be a"),
     ("optimizer.fused=maybe", "optimizer.fused=maybe: not allowed, must be true, false or null"),
@@ -174,7 +175,7 @@ def read_rows(run: Path) -> list[dict]:
 
 def start_run(tiny_data_dir: Path, run: Path, epochs: int) -> subprocess.Popen:
     args = [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}", f"hydra.run.dir={run}"]
-    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, preexec_fn=as_from_a_terminal,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -226,9 +227,9 @@ class StopAfterEpoch(L.Callback):
             trainer.should_stop = True
 
 
-def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentation_and_dropout(compose_train, tmp_path):
+def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentation_mixup_and_dropout(compose_train, tmp_path):
     recipe = ("data.augment_flip=true", "data.augment_shift=2", "data.augment_erase=0.5", "model.dropout=0.3",
-              "model.input_dropout=0.1", "trainer.max_epochs=3")
+              "model.input_dropout=0.1", "module.mixup=0.2", "trainer.max_epochs=3")
     reference = compose_train(*recipe)
     reference.paths.output_dir = str(tmp_path / "reference")
     train(reference)
@@ -239,4 +240,4 @@ def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentati
     assert len(read_rows(run)) == 1
     # What `src/train.py resume=<run>` does in a fresh process: the stored config, seeded anew by train()
     train(checkpoint_config(checkpoint(run)), checkpoint(run))
-    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, erasings, dropout"
+    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, erasings, mixup, dropout"

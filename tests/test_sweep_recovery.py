@@ -14,7 +14,7 @@ import pytest
 from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.training import train
 from test_cli import run_cli
@@ -27,7 +27,7 @@ def launch(sweep: Path, *overrides: str, env: dict[str, str] | None = None) -> s
     """A 3-job sweep in its own session, so that a signal to its process group reaches it alone, like Ctrl-C."""
     return subprocess.Popen([sys.executable, "src/train.py", "-m", f"optimizer.lr={','.join(LRS)}", *overrides,
                              f"hydra.sweep.dir={sweep}"], cwd=ROOT, start_new_session=True, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=as_from_a_terminal, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def summary(job: Path) -> dict:

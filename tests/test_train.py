@@ -130,3 +130,32 @@ def test_label_smoothing_shapes_the_training_loss_and_tta_applies_to_val_and_tes
     assert metrics["test/acc"] == pytest.approx((tta_logits(test).argmax(1) == test.labels).float().mean().item())
     assert metrics["test/loss"] == pytest.approx(
         torch.nn.functional.cross_entropy(tta_logits(test), test.labels).item(), rel=1e-5)
+
+
+def test_mixup_trains_on_blended_pairs_with_blended_losses_and_leaves_evaluation_alone():
+    """Image i lights pixel i alone, so a blended input shows its own weight and its partner's index."""
+    seen = []
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    net.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].flatten(1).clone()))
+    module = Classifier(net, label_smoothing=0.1, mixup=0.4)
+    images, labels = torch.eye(784)[:8].reshape(8, 1, 28, 28), torch.arange(8)
+    torch.manual_seed(3)
+    loss = module.training_step((images, labels), batch_idx=1)
+    (blended,) = seen
+    own = blended[torch.arange(8), torch.arange(8)]
+    partner = torch.where(own < 1, (blended * (torch.arange(784) != torch.arange(8)[:, None])).argmax(1),
+                          torch.arange(8))
+    weight = own[own < 1].unique()
+    assert len(weight) == 1 and 0 < weight < 1, "one weight for the whole batch, on each image's own pixel"
+    assert sorted(partner.tolist()) == list(range(8)) and not torch.equal(partner, torch.arange(8)), "a permutation"
+    assert torch.allclose(blended[torch.arange(8), partner][partner != torch.arange(8)], 1 - weight)
+    with torch.no_grad():
+        logits = net(blended)
+        expected = weight * torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1) + (1 - weight) * \
+            torch.nn.functional.cross_entropy(logits, partner, label_smoothing=0.1)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    counted = labels if weight >= 0.5 else partner
+    assert module.train_acc.compute() == (logits.argmax(1) == counted).float().mean(), "the label of larger weight"
+
+    module.validation_step((images, labels), batch_idx=1)
+    assert torch.equal(seen[-1], images.flatten(1)), "validation sees the images as they are"

@@ -73,6 +73,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.input_dropout": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "model.norm": (lambda v: v is None or v in NORMS, "null or one of " + ", ".join(NORMS)),
     "module.label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "module.mixup": (lambda v: _is_number(v) and v >= 0, "a number >= 0 (0: off; e.g. 0.2)"),
     "trainer.max_epochs": POSITIVE_INT,
     "data.augment_shift": (lambda v: _is_int(v) and 0 <= v < 14, "an integer from 0 to 13 (pixels)"),
     "data.augment_flip": BOOLEAN,

@@ -61,16 +61,18 @@ class Classifier(L.LightningModule):
 
     def __init__(self, net: nn.Module, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
                  scheduler: Mapping | None = None, num_classes: int = 10, label_smoothing: float = 0.0,
-                 tta: bool = False):
+                 tta: bool = False, mixup: float = 0.0):
         """`optimizer` takes the parameters (a Hydra partial); `scheduler` is Lightning's lr_scheduler dict
         whose "scheduler" entry takes the optimizer (also a partial), e.g. {"scheduler": ..., "interval": "epoch"}.
         `label_smoothing` softens the training loss only, so validation and test losses stay comparable across
-        runs; `tta` makes validation and test average the logits of each image and its mirror image."""
+        runs; `tta` makes validation and test average the logits of each image and its mirror image; `mixup` > 0
+        trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per batch)."""
         super().__init__()
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
         self.tta = tta
+        self.mixup = mixup
         # Per-sample losses: the loss metric averages them over the epoch's samples.
         self.loss_fn = nn.CrossEntropyLoss(reduction="none")
         self.train_loss_fn = nn.CrossEntropyLoss(reduction="none", label_smoothing=label_smoothing)
@@ -88,10 +90,28 @@ class Classifier(L.LightningModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
         images, labels = batch
+        if stage == "train" and self.mixup:
+            return self._mixup_step(images, labels, batch_idx)
         logits = self(images)
         if self.tta and stage != "train":
             logits = (logits + self(images.flip(-1))) / 2
         sample_losses = (self.train_loss_fn if stage == "train" else self.loss_fn)(logits, labels)
+        return self._record(stage, batch_idx, logits, labels, sample_losses)
+
+    def _mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
+        """Mixup: each image blended with another of the batch, weight `weight` on its own (one Beta draw per batch),
+        the loss blended alike. Train accuracy counts the label of the larger weight. Draws from torch's global
+        generator, which the run's seed sets and checkpoints keep."""
+        weight = torch.distributions.Beta(self.mixup, self.mixup).sample().to(images.device)
+        partner = torch.randperm(len(images), device=images.device)
+        logits = self(weight * images + (1 - weight) * images[partner])
+        sample_losses = weight * self.train_loss_fn(logits, labels) + (1 - weight) * self.train_loss_fn(
+            logits, labels[partner])
+        return self._record("train", batch_idx, logits, torch.where(weight >= 0.5, labels, labels[partner]),
+                            sample_losses)
+
+    def _record(self, stage: str, batch_idx: int, logits: Tensor, labels: Tensor, sample_losses: Tensor) -> Tensor:
+        """Update the stage's metrics with the batch; the mean loss, to minimize in training."""
         loss_metric, acc_metric = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
         loss_metric.update(sample_losses.detach())
         acc_metric.update(logits.detach().argmax(1) == labels)
