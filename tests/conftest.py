@@ -15,8 +15,8 @@ from omegaconf import DictConfig, open_dict
 from fashionlab.config import register_resolvers
 
 # pytest-xdist runs one test process per core; torch's own threads on top of that would oversubscribe the cores, each
-# process's idle threads spinning for the other's (a fifth of the suite's time). One thread per test process, and per
-# run it starts (which inherit this), unless the environment says otherwise. Set before torch is imported.
+# process's idle threads spinning for the other's (a sixth of the suite's time, measured). One thread per test
+# process, and per run it starts (which inherit this), unless the environment says otherwise. Set before torch loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -382,6 +382,18 @@ def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_
     assert [(run.seed, run.status) for run in load_sweep(confirm)] == [(3, "completed"), (4, "completed")]
 
 
+@pytest.mark.slow  # one more confirmation (two processes) for a path the default run's confirmation shares mostly
+def test_confirm_writes_the_report_of_a_confirmation_whose_jobs_failed_and_exits_with_its_status(replicate_sweep,
+                                                                                                 tmp_path):
+    # a value no config rule knows, which Lightning rejects when the Trainer is built: every job fails
+    result = run_cli("confirm.py", str(replicate_sweep), "--top", "1", "--seeds", "2", "--sweep-dir",
+                     str(tmp_path / "confirm"), "+trainer.gradient_clip_algorithm=bogus")
+    assert result.returncode != 0
+    assert [run.status for run in load_sweep(tmp_path / "confirm")] == ["failed", "failed"]
+    markdown = (tmp_path / "confirm" / "report.md").read_text()
+    assert "No completed run: nothing selected, test set not evaluated." in markdown
+
+
 def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_counts(replicate_sweep, tmp_path):
     shutil.copytree(replicate_sweep / "0" / ".hydra", tmp_path / "sweep" / "0" / ".hydra")
     shutil.copy(replicate_sweep / "multirun.yaml", tmp_path / "sweep")
