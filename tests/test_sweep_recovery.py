@@ -55,7 +55,8 @@ def live_processes(session: int) -> list[str]:
 
 
 def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_dir, tmp_path, compose_train):
-    args = [*tiny_overrides(tiny_data_dir), "trainer.max_epochs=4"]
+    epochs = 4
+    args = [*tiny_overrides(tiny_data_dir), f"trainer.max_epochs={epochs}"]
     sweep = tmp_path / "sweep"
     process = launch(sweep, *args)
     wait_until(lambda: rows(sweep / "1") >= 2 and (sweep / "1" / "checkpoints" / "last.ckpt").is_file(), process,
@@ -65,7 +66,7 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
     assert [summary(sweep / job).get("status") for job in JOBS] == ["completed", "running", None]
     reference = {}  # each job's config, run here to the end without a stop
     for job, lr in zip(JOBS, LRS):
-        config = compose_train(f"optimizer.lr={lr}", "trainer.max_epochs=4")
+        config = compose_train(f"optimizer.lr={lr}", f"trainer.max_epochs={epochs}")
         config.paths.output_dir = str(tmp_path / "reference" / job)
         train(config)
         reference[job] = read_rows(tmp_path / "reference" / job)
@@ -74,14 +75,14 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_rows(sweep / "1") == reference["1"], "one continuous metrics.csv, as if never stopped"
     steps = {event.step for event in EventAccumulator(str(events_folder(sweep / "1"))).Reload().Scalars("val/acc")}
-    assert len(steps) == 4, "the same TensorBoard run holds every epoch"
+    assert len(steps) == epochs, "the same TensorBoard run holds every epoch"
 
     result = run_cli("train.py", "-m", f"resume={sweep}")  # the rest of the sweep: job 2 never started
     assert result.returncode == 0, result.stderr[-3000:]
+    shared = summary(sweep / "0")["overrides"][1:]  # as job 0, which never stopped, recorded them
     for job, lr in zip(JOBS, LRS):
         assert read_rows(sweep / job) == reference[job], f"job {job}"
         assert summary(sweep / job)["status"] == "completed"
-        shared = summary(sweep / "0")["overrides"][1:]  # as job 0, which never stopped, recorded them
         assert summary(sweep / job)["overrides"] == [f"optimizer.lr={lr}", *shared], "its own, not resume="
     event_files = [len(list((sweep / job).rglob("events.out.tfevents.*"))) for job in JOBS]
     assert event_files == [1, 2, 1], "job 0 kept as it was, job 1 continued in its own TensorBoard run, job 2 ran"
