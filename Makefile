@@ -7,12 +7,23 @@ DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
-# Replicates: SEEDS=5 adds seed=0,1,2,3,4 to a sweep, so each configuration runs over 5 seeds (docs/report.md).
+# Replicates (docs/report.md): SEEDS=5 adds seed=0,1,2,3,4 to a sweep, so each configuration runs over 5 seeds;
+# SEEDS=auto (auto:N) adds seeds in rounds until each comparison is decided, at most 20 (N) per configuration;
+# BUDGET=<minutes> with auto: no round starts that would end past it.
 SEEDS ?=
 TOP ?= 3
-$(foreach name,SEEDS TOP,$(if $(filter-out $(shell echo '$($(name))' | grep -xE '[1-9][0-9]*'),$($(name))),\
-  $(error $(name)=$($(name)): not allowed, must be a positive integer)))
-REPLICATES = $(if $(SEEDS),seed=$(shell seq -s, 0 $$(($(SEEDS) - 1))))
+BUDGET ?=
+refuse = $(error $(1)=$($(1)): not allowed, must be $(2))
+$(if $(filter-out $(shell echo '$(TOP)' | grep -xE '[1-9][0-9]*'),$(TOP)),$(call refuse,TOP,a positive integer))
+$(if $(filter-out $(shell echo '$(SEEDS)' | grep -xE '[1-9][0-9]*|auto(:([2-9]|[1-9][0-9]+))?'),$(SEEDS)),\
+  $(call refuse,SEEDS,a positive integer (that many seeds) or auto or auto:N with N >= 2 (seeds added until decided, at most N)))
+$(if $(filter-out $(shell echo '$(BUDGET)' | grep -xE '[0-9]*\.?[0-9]+' | grep -vxE '[0.]*'),$(BUDGET)),\
+  $(call refuse,BUDGET,a number of minutes > 0))
+AUTO := $(patsubst auto:%,%,$(patsubst auto,auto:20,$(filter auto auto:%,$(SEEDS))))
+$(if $(and $(BUDGET),$(if $(AUTO),,x)),$(call refuse,BUDGET,used with SEEDS=auto only: a fixed number of seeds runs them all))
+REPLICATES = $(if $(AUTO),hydra/sweeper=confirm hydra.sweeper.max_seeds=$(AUTO) $(if $(BUDGET),hydra.sweeper.budget_minutes=$(BUDGET)),\
+  $(if $(SEEDS),seed=$(shell seq -s, 0 $$(($(SEEDS) - 1)))))
+CONFIRM_BUDGET = $(if $(BUDGET),--budget $(BUDGET))
 
 .PHONY: help install data train sweep $(EXPERIMENTS) search best ablation compare confirm resume report samples \
 	tensorboard test bench gpu-check slurm-up slurm-down clean distclean
@@ -38,7 +49,7 @@ $(DATA_FILES) &: | $(INSTALLED)
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)
 
-sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report; SEEDS=5: 5 replicates each
+sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report; SEEDS=5: 5 replicates each; SEEDS=auto: until decided
 gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall-clock time, then the report
 lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
@@ -46,7 +57,7 @@ grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the win
 search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
 best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 22 min on 2 cores)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
-compare: ## SGD, momentum, Adam, RMSprop, AdamW: each one's lr tuned on validation, its best rerun over 5 seeds, a verdict
+compare: ## SGD, momentum, Adam, RMSprop, AdamW: each one's lr tuned on validation, its best rerun over seeds until decided (SEEDS=auto)
 
 sweep: SWEEP_OVERRIDES = optimizer=sgd,adam
 $(EXPERIMENTS): SWEEP_OVERRIDES = experiment=$@
@@ -63,11 +74,11 @@ sweep $(EXPERIMENTS) best ablation: data
 compare: data
 	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
 	$(PY) src/train.py -m experiment=compare hydra.sweep.dir=$$dir $(ARGS) && $(PY) src/report.py $$dir && \
-	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),5)
+	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),auto) $(CONFIRM_BUDGET)
 
-confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5]
-	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5]" >&2; exit 2; }
-	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5) $(ARGS)
+confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5|auto]
+	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5|auto]" >&2; exit 2; }
+	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5) $(CONFIRM_BUDGET) $(ARGS)
 
 resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=outputs/multirun/<date>/<time>
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }

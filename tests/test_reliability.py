@@ -66,6 +66,8 @@ from fashionlab.training import train
     ("data.data_dir=null", "data.data_dir=None: not allowed, must be a folder"),
     ("optimizer.lr=null", "optimizer.lr=None: not allowed, must be a number > 0"),
     ("report.x_axes=[epoch,time]", "report.x_axes=[epoch,time]: not allowed, must be a non-empty list of epoch"),
+    ("report.margin=0", "report.margin=0: not allowed, must be a number in (0, 1), in accuracy"),
+    ("report.margin=-0.002", "report.margin=-0.002: not allowed, must be a number in (0, 1)"),
     # an interpolated value is checked as it resolves; a bad value is named by the key it was given to
     ("scheduler=cosine trainer.max_epochs=2.5", "trainer.max_epochs=2.5: not allowed, must be an integer > 0"),
     ("seed=-1 data.shuffle_seed=${seed}", "seed=-1: not allowed"),
@@ -88,6 +90,7 @@ def every_composed_config() -> list[dict]:
     ablations = sorted((ROOT / "conf" / "ablation").glob("*.yaml"))
     runs += [["experiment=best_mlp", f"ablation={option.stem}"] for option in ablations]
     runs += [[f"+gd_variant={option.stem}"] for option in sorted((ROOT / "conf" / "gd_variant").glob("*.yaml"))]
+    runs.append(["hydra/sweeper=confirm"])  # SEEDS=auto's sweeper, whose keys the rules check
     runs += [["hparams_search=mlp", f"hparams_search/pruner={option.stem}"]
              for option in sorted((ROOT / "conf" / "hparams_search" / "pruner").glob("*.yaml"))]
     register_resolvers()
@@ -128,6 +131,18 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     result = run_cli("train.py", "-m", "optimizer=glob(*)", "optimizer.lr=-2", *tiny_overrides(tiny_data_dir),
                      f"hydra.sweep.dir={tmp_path}/glob_sweep")  # the jobs of a glob sweep are checked too
     assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
+    sequential = ("-m", "optimizer=sgd,adam", "hydra/sweeper=confirm", *tiny_overrides(tiny_data_dir),
+                  f"hydra.sweep.dir={tmp_path}/sequential")  # SEEDS=auto's sweeper: its own settings, and seeds
+    for extra, line in ((["hydra.sweeper.max_seeds=1"], "error: hydra.sweeper.max_seeds=1: not allowed, must be null "
+                          "(seeds given as seed=...) or an integer >= 2, the most seeds per configuration"),
+                        (["hydra.sweeper.max_seeds=4", "hydra.sweeper.budget_minutes=-1"],
+                         "error: hydra.sweeper.budget_minutes=-1: not allowed, must be null or minutes > 0"),
+                        (["hydra.sweeper.max_seeds=4", "seed=0,1"], "error: seed=0,1: not allowed with "
+                         "hydra.sweeper.max_seeds (SEEDS=auto), which draws fresh seeds from "
+                         "hydra.sweeper.first_seed=0 on; drop it")):
+        result = run_cli("train.py", *sequential, *extra)
+        assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == line
+        assert not (tmp_path / "sequential" / "0").exists()
     assert not any((tmp_path / name).exists() for name in ("run", "sweep", "glob_sweep")), "no job may start"
 
 

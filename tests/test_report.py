@@ -98,7 +98,7 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     verdict = markdown.split("## Verdict", 1)[1].split("\n## ", 1)[0]
     assert "**optimizer=adam optimizer.lr=0.0003** has the highest mean best val acc" in verdict
     assert "one run each cannot separate this difference from seed noise" in verdict
-    assert f"`make confirm SWEEP={sweep}`" in verdict
+    assert f"`make confirm SWEEP={sweep} SEEDS=auto`" in verdict
     against = {verdict["against"]: verdict["role"] for verdict in printed["verdicts"]}
     assert list(against.values())[0] == "runner-up" and f"optimizer=sgd optimizer.lr={sgd_lr}" in against
     assert all(verdict["p_value"] is None for verdict in printed["verdicts"]), "unknown with one run each: null, not NaN"
@@ -337,6 +337,8 @@ def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_
 
     (verdict,) = printed["verdicts"]  # the runner-up is also the other group's best: one comparison
     assert verdict["role"] == "runner-up" and 0 <= verdict["p_superiority"] <= 1
+    assert verdict["verdict"] in ("better", "equivalent", "undecided") and printed["margin"] == 0.002
+    assert printed["plan"] == {"looks": [3], "look": 1, "alpha": 0.05, "stopped": None}, "one look: 3 replicates"
     loser = [c for c in selection.configurations if c is not winner][0]
     assert verdict["difference"] == pytest.approx(winner.sample.mean - loser.sample.mean)
     verdicts = table(markdown, "Verdict")

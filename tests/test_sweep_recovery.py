@@ -17,6 +17,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.training import train
+from hydra_plugins.fashionlab_search.confirm_sweeper import Clock
+from report import main as report_main
 from test_cli import run_cli
 from test_reliability import read_rows
 
@@ -162,3 +164,52 @@ def test_parallel_jobs_stopped_while_setting_up_record_interrupted_and_a_resume_
     assert result.returncode == 0, result.stderr[-3000:]
     assert [summary(sweep / job)["status"] for job in JOBS] == ["completed"] * 3
     assert all(rows(sweep / job) == 2 for job in JOBS)
+
+
+def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_reports_its_trail(tiny_data_dir,
+                                                                                                tmp_path, capsys):
+    """SEEDS=auto:5 on two configurations that train identically (the model summary changes nothing), so that a margin
+    of 1e-6 cannot be shown in 5 seeds: round 1 runs 3 seeds each (jobs 0-5), round 2 two more each (jobs 6-9)."""
+    sweep = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "src/train.py", "-m", "trainer.enable_model_summary=true,false", "hydra/sweeper=confirm",
+         "hydra.sweeper.max_seeds=5", "report.margin=0.000001", *tiny_overrides(tiny_data_dir),
+         "trainer.max_epochs=4", f"hydra.sweep.dir={sweep}"],
+        cwd=ROOT, start_new_session=True, preexec_fn=as_from_a_terminal, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: rows(sweep / "7") >= 1, process, "job 7, in round 2, trained an epoch")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    record = json.loads((sweep / "sequential.json").read_text())
+    assert len(record["looks"]) == 1 and record["stopped"] is None
+    assert [c["verdict"] for c in record["looks"][0]["comparisons"]] == ["undecided"]
+    assert [summary(sweep / job).get("status") for job in ("6", "7", "8")] == ["completed", "interrupted", None]
+
+    result = run_cli("train.py", "-m", f"resume={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((sweep / "sequential.json").read_text())
+    assert [look["planned"] for look in record["looks"]] == [
+        "trainer.enable_model_summary=True: 3, trainer.enable_model_summary=False: 3",
+        "trainer.enable_model_summary=True: 5, trainer.enable_model_summary=False: 5"]
+    assert record["stopped"] == "max_seeds" and record["seeds_spent"] == 10
+    seeds = [(job, summary(sweep / str(job))["status"], summary(sweep / str(job))["overrides"][-1]) for job in range(10)]
+    assert seeds == [(job, "completed", f"seed={seed}") for job, seed in enumerate((0, 1, 2, 0, 1, 2, 3, 4, 3, 4))]
+    assert [int(row["epoch"]) for row in read_rows(sweep / "7")] == [1, 2, 3, 4], "continued, not restarted"
+
+    report_main([str(sweep)])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["plan"] == {"looks": [3, 5], "look": 2, "alpha": 0.05, "stopped": "max_seeds"}
+    assert [v["verdict"] for v in printed["verdicts"]] == ["undecided"] and printed["margin"] == 0.000001
+    trail = (sweep / "report.md").read_text().split("## Decision trail", 1)[1].split("\n## ", 1)[0]
+    assert [line.split("|")[1].strip() for line in trail.splitlines() if line.startswith("| ") and "---" not in line][1:] \
+        == ["1", "2"], "one row per look"
+    assert "Seeds spent: 10 in all; a fixed design at the plan's maximum would have run 2 × 5 = 10." in trail
+
+
+def test_sequential_budget_starts_no_round_that_would_end_past_it():
+    clock = Clock(budget_minutes=0.5)
+    assert not clock.over(upcoming_jobs=100), "no job timed yet: the first rounds always run"
+    clock.ran(jobs=2, seconds=10.0)  # 5 s per job
+    clock.ran(jobs=0, seconds=3.0)  # a replayed round: finished jobs, not launched again, say nothing of speed
+    assert not clock.over(upcoming_jobs=5) and clock.over(upcoming_jobs=7)  # 25 s and 35 s against 30 s
+    assert not Clock(budget_minutes=None).over(upcoming_jobs=10 ** 6)

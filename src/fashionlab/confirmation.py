@@ -21,22 +21,37 @@ class Confirmation:
     source: Path
     sweep: Path
     configurations: list[Configuration]
-    seeds: list[int]
+    first_seed: int
+    seeds: int | str  # how many: a number, or "auto:N" (added in rounds until decided, at most N each)
+    budget_minutes: float | None = None
+
+    @property
+    def seeds_text(self) -> str:
+        if isinstance(self.seeds, int):
+            return f"{self.first_seed}-{self.first_seed + self.seeds - 1}"
+        return f"from {self.first_seed} on, added until decided, at most {self.seeds.removeprefix('auto:')} each"
 
     @property
     def command(self) -> list[str]:
         """The arguments of src/train.py that run it: the overrides every configuration shares, then each
-        configuration's own ones as a row of the confirm sweeper, then the seeds."""
+        configuration's own ones as a row of the confirm sweeper, then the seeds (or the sequential plan's)."""
         shared = [o for o in self.configurations[0].overrides if all(o in c.overrides for c in self.configurations)]
         rows = ",".join("[" + ",".join(f'"{o}"' for o in c.overrides if o not in shared) + "]" for c in self.configurations)
-        return ["-m", *shared, "hydra/sweeper=confirm", f"hydra.sweeper.configurations=[{rows}]",
-                f"seed={','.join(map(str, self.seeds))}", f"hydra.sweep.dir={self.sweep}"]
+        if isinstance(self.seeds, int):
+            seeds = [f"seed={','.join(str(self.first_seed + i) for i in range(self.seeds))}"]
+        else:
+            seeds = [f"hydra.sweeper.max_seeds={self.seeds.removeprefix('auto:')}",
+                     f"hydra.sweeper.first_seed={self.first_seed}"]
+            seeds += [f"hydra.sweeper.budget_minutes={self.budget_minutes:g}"] if self.budget_minutes else []
+        return ["-m", *shared, "hydra/sweeper=confirm", f"hydra.sweeper.configurations=[{rows}]", *seeds,
+                f"hydra.sweep.dir={self.sweep}"]
 
 
-def plan(source: Path, top: int, seeds: int, per_group: bool = False, sweep: Path | None = None) -> Confirmation:
+def plan(source: Path, top: int, seeds: int | str, per_group: bool = False, sweep: Path | None = None,
+         budget_minutes: float | None = None) -> Confirmation:
     """What to rerun: the `top` configurations by mean best val acc (or, `per_group`, the best of each group), over
-    `seeds` fresh seeds, into `sweep` (default: a new folder under outputs/multirun/). Raises ReportError for a folder
-    that is no sweep or has no completed run."""
+    `seeds` fresh seeds (or "auto:N"), into `sweep` (default: a new folder under outputs/multirun/). Raises
+    ReportError for a folder that is no sweep or has no completed run."""
     runs = load_sweep(source)
     selection = select(runs)
     chosen = list(selection.group_best.values()) if per_group else \
@@ -45,14 +60,14 @@ def plan(source: Path, top: int, seeds: int, per_group: bool = False, sweep: Pat
         raise ReportError(f"{source} has no completed run: nothing to confirm (its report lists each run's status)")
     first = max(run.seed for run in runs) + 1
     sweep = sweep or SWEEPS_ROOT / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")  # Hydra's layout
-    return Confirmation(source, Path(sweep), chosen, list(range(first, first + seeds)))
+    return Confirmation(source, Path(sweep), chosen, first, seeds, budget_minutes)
 
 
 def record(confirmation: Confirmation) -> None:
     """Link the two sweeps: `<new>/confirms.yaml` names the source and what it reruns, `<source>/confirmations.yaml`
     lists the sweeps that confirm it; each report links the other."""
     confirmation.sweep.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save({"source": str(confirmation.source), "seeds": confirmation.seeds,
+    OmegaConf.save({"source": str(confirmation.source), "seeds": confirmation.seeds_text,
                     "configurations": [c.label for c in confirmation.configurations]}, confirmation.sweep / CONFIRMS)
     listed = confirmation.source / CONFIRMATIONS
     others = list(OmegaConf.load(listed)) if listed.is_file() else []

@@ -37,6 +37,10 @@ class CheckConfig(Callback):
             _checkpoint_or_exit(checkpoint(config.resume))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        seeds = [o for o in config.hydra.overrides.task if o.lstrip("+").startswith("seed=")]
+        if config.hydra.sweeper.get("max_seeds") is not None and seeds:
+            sys.exit(f"error: {seeds[0]}: not allowed with hydra.sweeper.max_seeds (SEEDS=auto), which draws fresh "
+                     f"seeds from hydra.sweeper.first_seed={config.hydra.sweeper.first_seed} on; drop it")
         self._check_or_exit(sweep_configs(config) if is_grid(config) else [config])
 
     @staticmethod

@@ -49,6 +49,10 @@ def sweep_configs(config: DictConfig):
     # an experiment's params
     params = {} if configurations else config.hydra.sweeper.get("params") or {}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    first = config.hydra.sweeper.get("first_seed")
+    if config.hydra.sweeper.get("max_seeds") is not None and isinstance(first, int):
+        # a sequential sweep draws its seeds as it goes: its first round's seeds stand for them all
+        arguments.append(f"seed={first},{first + 1},{first + 2}")
     loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
     parser = OverridesParser.create(config_loader=loader)
     composed = _COMPOSED.setdefault(config.hydra.sweep.dir, [])

@@ -10,6 +10,7 @@ from fashionlab.data import CLASS_NAMES
 from fashionlab.reporting.diagnosis import diagnose, epochs_to, max_drop
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import Configuration, Selection, Verdict, varying_overrides
+from fashionlab.reporting.decisions import BETTER, EQUIVALENT, UNDECIDED, WORDS
 from fashionlab.reporting.stats import LEVEL, MAX_REPLICATES, POWER
 from fashionlab.reporting.study import Search
 
@@ -19,8 +20,8 @@ PROTOCOL = ("**Protocol.** Runs that differ only in `seed` or `data.split_seed` 
             "replicate. The test set is evaluated once for each replicate of the selected configuration, by the code "
             "behind `src/eval.py`; training runs never evaluate the test set. Runs that did not complete are listed "
             "with their status but never count.")
-NOISE = ("one run each cannot separate this difference from seed noise (a run's seed alone moves best val acc by "
-         "0.1-0.3 pp on FashionMNIST)")
+NOISE = ("one run each cannot separate this difference from seed noise (over 5 seeds, the standard deviation of best "
+         "val acc was 0.1-0.3 pp for SGD and Adam in `make sweep SEEDS=5`, 20 epochs: docs/report.md)")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -70,18 +71,38 @@ def configurations_table(selection: Selection) -> list[str]:
         lines += ["", f"Fewer completed replicates than the {most} of the others: "
                   + "; ".join(f"{c.label} (n = {c.sample.n})" for c in short)
                   + ". Their statistics rest on the completed ones only."]
+    mixed = [c for c in selection.configurations if len({repr(run.platform) for run in c.replicates}) > 1]
+    if mixed:
+        lines += ["", "Replicates computed on more than one platform (the same seed gives other numbers on another CPU; "
+                  "see Platform below): " + "; ".join(
+                      f"{c.label} ({len({repr(run.platform) for run in c.replicates})} platforms)" for c in mixed) + "."]
     return lines
 
 
-def needed_text(verdict: Verdict) -> str:
-    needed = verdict.difference.replicates_needed
+def verdict_cell(verdict: Verdict, margin: float) -> str:
+    comparison = verdict.comparison
+    if comparison.verdict == WORDS[BETTER]:
+        return "**better**"
+    if comparison.verdict == WORDS[EQUIVALENT]:
+        return f"**equivalent** within ±{abs_pp(margin)}"
+    if min(verdict.winner.sample.n, verdict.other.sample.n) < 2:
+        return "undecided: fewer than 2 completed replicates"
+    needed = comparison.replicates_needed
     if needed is None:
-        return "–"
-    return f"> {MAX_REPLICATES}" if needed > MAX_REPLICATES else str(needed)
+        return "undecided: no spread measured"
+    return f"undecided: about {f'> {MAX_REPLICATES}' if needed > MAX_REPLICATES else needed} replicates each would decide it"
+
+
+def interval(bounds: tuple[float, float]) -> str:
+    return "–" if not math.isfinite(bounds[0]) else f"[{pp(bounds[0])}, {pp(bounds[1])}]"
+
+
+def abs_pp(value: float) -> str:
+    return f"{100 * value:.2f} pp"
 
 
 def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
-    """The verdict: the selected configuration against the runner-up and the best of every other group, with the
+    """The verdict: the selected configuration against every other one, better, equivalent or undecided, with the
     statistics when both have replicates, else what one run each can and cannot say and how to rerun with replicates."""
     winner = selection.selected
     if winner is None:
@@ -90,34 +111,73 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
     if not selection.verdicts:
         return [f"**Verdict:** {head}; there is no other completed configuration to compare it with."]
     if not selection.replicated:
-        others = "; ".join(f"{fmt(v.other.sample.mean)} for {v.other.label} ({v.role}, {pp(v.difference.difference)})"
-                           for v in selection.verdicts)
+        others = "; ".join(f"{fmt(v.other.sample.mean)} for {v.other.label} ({v.role}, {pp(v.comparison.difference)})"
+                           for v in selection.verdicts if v.role)
         return [f"**Verdict:** {head.replace(' (n = 1)', '')}, against {others}. But {NOISE}. To tell, rerun the top "
-                f"configurations with replicates: `{confirm_command}`."]
-    m = len(selection.verdicts)
-    lines = [f"**Verdict:** {head}. Against each other configuration below: the difference of mean best val acc with "
-             f"its confidence interval (Welch's t, unequal variances), the p-value, and P(selected > other), the "
-             f"share of replicate pairs in which the selected one is higher (Mann–Whitney U / n₁n₂). \"Better\" only "
-             f"where the difference holds after a Bonferroni correction for the {m} comparison{'s' * (m > 1)} "
-             f"(each at level {1 - (1 - LEVEL) / m:.4g}, so that all together hold at {LEVEL:.0%}).", "",
-             f"| against | role | n | difference | {LEVEL:.0%} CI, corrected | p (Welch) | p, corrected | "
-             f"P(selected > other) | verdict | replicates each for {POWER:.0%} power |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                f"configurations with replicates until each comparison is decided: `{confirm_command} SEEDS=auto`."]
+    plan, m = selection.plan, len(selection.verdicts) + 1
+    better_alpha, equivalent_alpha = plan.levels(selection.look, m)
+    pairs = m * (m - 1) // 2
+    looks = len(plan.looks)
+    design = (f"look {selection.look + 1} of {looks} of a sequential plan ({', '.join(map(str, plan.looks))} seeds per "
+              "configuration), its error rates spent O'Brien–Fleming-style over the looks (Lan–DeMets)"
+              if looks > 1 else "one look: a fixed number of replicates")
+    lines = [f"**Verdict:** {head}. Against each other configuration below: **better** where the selected one's lead "
+             "holds (its interval lies above 0), **equivalent** where both lie within the margin of "
+             f"±{abs_pp(plan.margin)} (`report.margin`; the equivalence interval inside it: two one-sided tests), "
+             "else **undecided**, with the replicates that would decide it. Welch's t (unequal variances) and "
+             "P(selected > other), the share of replicate pairs in which the selected one is higher (Mann–Whitney "
+             f"U / n₁n₂). The selected configuration was picked from these same runs, so each of the {pairs} pair"
+             f"{'s' * (pairs > 1)} of the {m} configurations gets an equal share of the error rate (Bonferroni): "
+             f"\"better\" at two-sided level {better_alpha:.3g}, each equivalence test at one-sided "
+             f"{equivalent_alpha:.3g}, so that a false \"better\" and a false \"equivalent\" each stay at or below "
+             f"{plan.alpha:.0%}; {design}.", "",
+             f"| against | role | n | difference | interval for better | equivalence interval | p (Welch, uncorrected) | "
+             "P(selected > other) | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for verdict in selection.verdicts:
-        d = verdict.difference
-        n = f"{winner.sample.n} vs {verdict.other.sample.n}"
-        if math.isnan(d.ci_low):
-            lines.append(f"| {verdict.other.label} | {verdict.role} | {n} | {pp(d.difference)} | – | – | – | – | "
-                         f"cannot tell: fewer than 2 completed replicates | – |")
-            continue
-        said = "better" if d.better else f"not distinguishable with n = {n}"
-        lines.append(f"| {verdict.other.label} | {verdict.role} | {n} | {pp(d.difference)} | "
-                     f"[{pp(d.ci_low)}, {pp(d.ci_high)}] | {fmt(d.p_value, 4)} | {fmt(d.p_corrected, 4)} | "
-                     f"{fmt(d.p_superiority, 2)} | {said} | {needed_text(verdict)} |")
-    lines += ["", f"Replicates each: how many per configuration a two-sided Welch test at the corrected level would "
-              f"need to detect a difference of the measured size with probability {POWER:.0%}, if the spread is what "
-              "was measured (pooled standard deviation, noncentral t)."]
+        c = verdict.comparison
+        lines.append(f"| {verdict.other.label} | {verdict.role or '–'} | {winner.sample.n} vs {verdict.other.sample.n} | "
+                     f"{pp(c.difference)} | {interval(c.better_interval)} | {interval(c.equivalent_interval)} | "
+                     f"{fmt(c.p_value, 4)} | {fmt(c.p_superiority, 2)} | {verdict_cell(verdict, plan.margin)} |")
+    if any(v.comparison.verdict == WORDS[UNDECIDED] for v in selection.verdicts):
+        lines += ["", f"Replicates each: what a fixed number of replicates per configuration would need to decide the "
+                  f"comparison with probability {POWER:.0%}, by the same tests at these levels as a single look, if "
+                  "the true difference and spread were the measured ones (Student's t with the pooled standard "
+                  "deviation, df = 2n − 2, noncentral t): a plan from estimates, not a promise. To add seeds only "
+                  f"where a comparison is undecided, until each is decided: `{confirm_command} SEEDS=auto`."]
     return lines
+
+
+def trail_lines(record: dict, configurations: int) -> list[str]:
+    """A sequential sweep's decision trail (fashionlab.sequential's record): each look's seeds, winner and verdicts,
+    why it stopped, and the seeds spent against those of a fixed design at the plan's maximum."""
+    plan = record["plan"]
+    lines = [f"Each look decides every comparison with the winner of that look (the highest mean so far) at the plan's "
+             f"levels; the next round gives fresh seeds, up to the next look's count, only to the configurations "
+             f"still undecided and to the winner. Plan: looks at {', '.join(map(str, plan['looks']))} seeds per "
+             f"configuration, margin ±{abs_pp(plan['margin'])}, each error rate {plan['alpha']:.0%}.", "",
+             "| look | seeds per configuration | winner | against | n | difference | interval for better | "
+             "equivalence interval | verdict | next round |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for look in record["looks"]:
+        first = f"| {look['look']} | {look['planned']} | {look['winner']} |"
+        for comparison in look["comparisons"]:
+            going = "seeds" if comparison["against"] in look["next"] else "–"
+            lines.append(f"{first} {comparison['against']} | {comparison['n']} | {pp(comparison['difference'])} | "
+                         f"{interval(comparison['better_interval'])} | {interval(comparison['equivalent_interval'])} | "
+                         f"{comparison['verdict']} | {going} |")
+            first = "| | | |"
+    spent = record.get("seeds_spent", 0)
+    fixed = configurations * plan["looks"][-1]
+    lines += ["", f"{STOPS.get(record.get('stopped'), STOPS[None])} Seeds spent: {spent} in all; a fixed design at the "
+              f"plan's maximum would have run {configurations} × {plan['looks'][-1]} = {fixed}."]
+    return lines
+
+
+STOPS = {"decided": "Stopped: every comparison decided.",
+         "max_seeds": "Stopped at the plan's maximum of seeds per configuration, with comparisons still undecided.",
+         "budget": "Stopped at the time budget (BUDGET), with comparisons still undecided.",
+         None: "Not finished: stopped or lost during a round; `make resume SWEEP=<this sweep>` continues it from that "
+               "round, and these verdicts are provisional."}
 
 
 def group_table(configurations: list[Configuration], threshold: float) -> list[str]:

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.runfolder import write_json
+from fashionlab.sequential import plan_of, read_record
 from fashionlab.reporting import markdown as md
 from fashionlab.reporting.aggregates import write_aggregates
 from fashionlab.reporting.diagnosis import THRESHOLDS
@@ -32,6 +33,11 @@ CONFIRMATIONS = "confirmations.yaml"  # in a sweep that was confirmed: the sweep
 def known(value):
     """A statistic for the printed JSON: null where it cannot be known (one replicate), not NaN, which is no JSON."""
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def known_all(value):
+    """`known` for a number or each number of an interval."""
+    return [known(bound) for bound in value] if isinstance(value, tuple) else known(value)
 
 
 def confirm_command(sweep: Path) -> str:
@@ -83,7 +89,8 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     selected and measured."""
     runs = load_sweep(sweep)
     x_axes, lr_panel = report_settings(runs)
-    selection = select(runs)
+    record = read_record(sweep)
+    selection = select(runs, *plan_of(record)) if record else select(runs)
     label = {run.name: c.label for c in selection.configurations for run in c.runs}
     confirms, confirmations = linked_sweeps(sweep)
     completed = sum(run.status == "completed" for run in runs)
@@ -92,13 +99,18 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
              f"{len(selection.configurations)} configurations.", "", *md.links_lines(sweep, confirms, confirmations),
              md.PROTOCOL, "", "## Configurations, by mean best validation accuracy", "",
              *md.configurations_table(selection), "", "## Verdict", "",
-             *md.verdict_lines(selection, confirm_command(sweep)), "", "## Selected configuration", ""]
+             *md.verdict_lines(selection, confirm_command(sweep)), "",
+             *(["## Decision trail", "", *md.trail_lines(record, len(selection.configurations)), ""] if record else []),
+             "## Selected configuration", ""]
     result = {"sweep": str(sweep), "runs": len(runs), "groups": selection.group_keys, "selected": None,
               "configurations": [{"label": c.label, "n": c.sample.n, "mean": known(c.sample.mean),
                                   "std": known(c.sample.std), "ci": [known(c.sample.ci_low), known(c.sample.ci_high)]}
                                  for c in selection.configurations],
+              "margin": selection.plan.margin,
+              "plan": {"looks": list(selection.plan.looks), "look": selection.look + 1, "alpha": selection.plan.alpha,
+                       "stopped": record["stopped"] if record else None},
               "verdicts": [{"against": v.other.label, "role": v.role,
-                            **{key: known(value) for key, value in vars(v.difference).items()}}
+                            **{key: known_all(value) for key, value in vars(v.comparison).items()}}
                            for v in selection.verdicts]}
     if selection.selected is None:
         lines.append("No completed run: nothing selected, test set not evaluated.")

@@ -2,15 +2,18 @@
 configuration, and the verdicts that say how sure the choice is.
 
 The selected configuration is the one with the highest mean best val acc over its completed replicates, never the
-luckiest replicate. Verdicts compare it with the runner-up and with the best configuration of every other group.
+luckiest replicate. Verdicts compare it with every other configuration that completed a run (fashionlab.reporting.
+decisions): better, equivalent within the margin, or undecided.
 """
 
 import statistics
 from dataclasses import dataclass
 from functools import cached_property
 
+from omegaconf import OmegaConf
+
 from fashionlab.overrides import REPLICATE_KEYS, configuration_overrides, readable, varying_keys
-from fashionlab.reporting import stats
+from fashionlab.reporting import decisions, stats
 from fashionlab.reporting.runs import Run
 
 
@@ -58,12 +61,12 @@ class Configuration:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The selected configuration against another one (`role`: runner-up, or the best of another group)."""
+    """The selected configuration against another one (`role`: runner-up, the best of another group, or empty)."""
 
     winner: Configuration
     other: Configuration
     role: str
-    difference: stats.Difference
+    comparison: decisions.Comparison
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class Selection:
     group_best: dict[str, Configuration]  # group -> its configuration with the highest mean
     selected: Configuration | None
     verdicts: list[Verdict]
+    plan: decisions.Plan
+    look: int  # of the plan: the verdicts are decided at its levels
+    need_seeds: list[Configuration]  # what a sequential sweep gives more seeds: the undecided, and the winner then
 
     @property
     def replicated(self) -> bool:
@@ -111,22 +117,35 @@ def configurations(runs: list[Run]) -> tuple[list[Configuration], list[str]]:
     return found, group_keys
 
 
-def select(runs: list[Run]) -> Selection:
+def margin(runs: list[Run]) -> float:
+    """The margin of equivalence the runs were configured with (`report.margin`; runs from before it: the default)."""
+    return next((value for run in runs if (value := OmegaConf.select(run.config, "report.margin")) is not None),
+                decisions.MARGIN)
+
+
+def select(runs: list[Run], plan: decisions.Plan | None = None, look: int = 0) -> Selection:
+    """Configurations, groups, the selected configuration and its verdicts, decided at look `look` of `plan` (default:
+    a fixed design of the most replicates any configuration has, at the runs' margin)."""
     found, group_keys = configurations(runs)
     ranked = [configuration for configuration in found if configuration.sample.n]
     group_best: dict[str, Configuration] = {}
     for configuration in ranked:
         group_best.setdefault(configuration.group, configuration)
-    selected = ranked[0] if ranked else None
-    others: dict[int, tuple[Configuration, str]] = {}
-    if len(ranked) > 1:
-        others[id(ranked[1])] = (ranked[1], "runner-up")
-    for group, configuration in group_best.items():
-        if selected is not None and group != selected.group and id(configuration) not in others:
-            others[id(configuration)] = (configuration, f"best of {group}")
-    verdicts = [Verdict(selected, other, role, stats.compare(selected.values, other.values, len(others)))
-                for other, role in others.values()]
-    return Selection(found, group_keys, group_best, selected, verdicts)
+    plan = plan or decisions.Plan.fixed(max((c.sample.n for c in ranked), default=1), margin(runs))
+    if not ranked:
+        return Selection(found, group_keys, group_best, None, [], plan, look, [])
+    winner, comparisons, more = decisions.compare_with_winner([c.values for c in ranked], plan, look)
+    selected = ranked[winner]  # ranked[0]: ranked by mean, the first of equal means
+
+    def role(configuration: Configuration) -> str:
+        if configuration is ranked[1]:
+            return "runner-up"
+        return f"best of {configuration.group}" if group_best[configuration.group] is configuration else ""
+
+    verdicts = [Verdict(selected, other, role(other), comparison)
+                for other, comparison in zip(ranked, comparisons) if comparison is not None]
+    need_seeds = [configuration for configuration, needed in zip(ranked, more) if needed]
+    return Selection(found, group_keys, group_best, selected, verdicts, plan, look, need_seeds)
 
 
 def curve(configuration: Configuration, column: str, x: str = "epoch") -> tuple[list[float], list[float], list[float]]:
