@@ -405,9 +405,16 @@ def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_co
     assert exit_info.value.code == (
         f"error: {tmp_path / 'sweep'} has no completed run: nothing to confirm (its report lists each run's status)")
     assert [path.name for path in (tmp_path / "sweep").glob("*.yaml")] == ["multirun.yaml"], "nothing written"
-    for target, value in (("sweep", "SEEDS=abc"), ("confirm", "TOP=0"), ("best", "SEEDS=-2")):
+    for target, value in (("sweep", "SEEDS=abc"), ("confirm", "TOP=0"), ("best", "SEEDS=-2"), ("sweep", "SEEDS=auto:0"),
+                          ("compare", "SEEDS=auto:x")):
         made = subprocess.run(["make", "-n", target, value], cwd=ROOT, capture_output=True, text=True)
         assert made.returncode != 0 and f"{value}: not allowed, must be a positive integer" in made.stderr
+    for values, message in ((["SEEDS=auto", "BUDGET=-1"], "BUDGET=-1: not allowed, must be a number of minutes > 0"),
+                            (["SEEDS=5", "BUDGET=10"], "BUDGET=10: not allowed, must be used with SEEDS=auto only")):
+        made = subprocess.run(["make", "-n", "sweep", *values], cwd=ROOT, capture_output=True, text=True)
+        assert made.returncode != 0 and message in made.stderr
+    made = subprocess.run(["make", "-n", "sweep", "SEEDS=auto:30", "BUDGET=45"], cwd=ROOT, capture_output=True, text=True)
+    assert "hydra/sweeper=confirm hydra.sweeper.max_seeds=30 hydra.sweeper.budget_minutes=45" in made.stdout
 
 
 EPOCHS = range(1, 11)
