@@ -82,7 +82,11 @@ class Classifier(L.LightningModule):
         for stage in STAGES:
             setattr(self, f"{stage}_loss", SampleMean())
             setattr(self, f"{stage}_acc", SampleMean())
+        # The best validation accuracy so far (val/acc_best), kept in checkpoints (torchmetrics keeps no metric state
+        # by default): a resumed run goes on from the best of the epochs before the stop. A checkpoint of an earlier
+        # version, without it, still loads (torchmetrics takes a missing state as none so far).
         self.best_val_acc = MaxMetric()
+        self.best_val_acc.persistent(True)
         # Test only: rows are true classes, columns predictions; read by fashionlab.evaluation after trainer.test.
         self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
 
