@@ -10,9 +10,9 @@ from conftest import ROOT, tiny_overrides
 from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
 
-def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
+def run_cli(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, f"src/{script}", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
 
 
 def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_dir, tmp_path):
