@@ -20,6 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.config import FREE, RULES, ConfigError, check, register_resolvers, ruled_or_free
+from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
 from fashionlab.training import train
@@ -131,7 +132,7 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     assert not any((tmp_path / name).exists() for name in ("run", "sweep", "glob_sweep")), "no job may start"
 
 
-def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp_path):
+def test_damaged_data_is_one_line_before_training_and_fails_only_its_job_in_a_sweep(tiny_data_dir, tmp_path):
     shutil.copytree(tiny_data_dir, tmp_path / "data")
     labels = tmp_path / "data" / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-10])
@@ -140,6 +141,19 @@ def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"error: {labels}: ") and "truncated" in last_line
     assert not (tmp_path / "run" / "metrics.csv").exists()
+
+    # In a sweep the job with the damaged data fails alone: its line, its summary.json, and the next job runs
+    sweep = tmp_path / "sweep"
+    result = run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), f"data.data_dir={tmp_path / 'data'},{tiny_data_dir}",
+                     f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 1
+    failed, completed = (json.loads((sweep / job / "summary.json").read_text()) for job in "01")
+    assert (failed["status"], completed["status"]) == ("failed", "completed")
+    assert failed["error"] == f"DataError: {last_line.removeprefix('error: ')}"
+    assert result.stderr.count(last_line) == 2, "said when the job fails, and again when the sweep ends"
+    assert "Traceback" not in result.stderr
+    report = write_report(sweep)
+    assert report["selected"] == "1" and "| 0 | data.data_dir=" in (sweep / "report.md").read_text()
 
 
 def test_diverging_job_is_stopped_and_recorded_without_failing_the_sweep(tiny_data_dir, tmp_path):
