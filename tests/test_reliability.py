@@ -2,6 +2,7 @@
 
 import csv
 import fnmatch
+import inspect
 import json
 import shutil
 import signal
@@ -19,7 +20,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
-from fashionlab.config import FREE, RULES, ConfigError, check, register_resolvers, ruled_or_free
+from fashionlab.config import FREE, RULES, TRAINER_ARGUMENTS, ConfigError, check, register_resolvers, ruled_or_free
 from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
@@ -59,6 +60,10 @@ from fashionlab.training import train
     ("+trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: not allowed"),
     ("data.eval_batch_size=-1", "data.eval_batch_size=-1: not allowed, must be an integer > 0"),
     ("+trainer.max_time=2h", "trainer.max_time=2h: not allowed, must be a duration \"DD:HH:MM:SS\""),
+    ("trainer.max_epoch=3", "trainer.max_epoch=3: not allowed, lightning.Trainer takes no argument max_epoch; closest: "
+                            "max_epochs"),
+    ("+trainer.nonsense=1", "trainer.nonsense=1: not allowed, lightning.Trainer takes no argument nonsense; it takes "
+                            "accelerator, strategy,"),
     ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
     ("module.mixup=-0.2", "module.mixup=-0.2: not allowed, must be a number >= 0"),
     ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
@@ -115,6 +120,10 @@ def test_every_config_leaf_is_ruled_or_listed_free_and_every_rule_names_a_real_k
     assert [p for p in FREE if not fnmatch.filter(task_leaves, p)] == [], "FREE patterns that match no key"
 
 
+def test_the_trainer_arguments_the_checks_know_are_those_of_the_installed_lightning_trainer():
+    assert TRAINER_ARGUMENTS == tuple(inspect.signature(L.Trainer).parameters)
+
+
 def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_dir, tmp_path):
     result = run_cli("train.py", "optimizer.lr=-1", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0
@@ -123,6 +132,11 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "error: scheduler.scheduler.max_lr=abc: not allowed, must be a number > 0"]
+    result = run_cli("train.py", "trainer.max_epoch=3", f"hydra.run.dir={tmp_path}/run")  # any Trainer argument, no +
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: trainer.max_epoch=3: not allowed, lightning.Trainer takes no argument max_epoch; closest: max_epochs, "
+        "min_epochs, max_steps"]
     result = run_cli("train.py", "-m", "optimizer.lr=0.1,-2", *tiny_overrides(tiny_data_dir),
                      f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
