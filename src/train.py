@@ -12,7 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from fashionlab.config import ConfigError, register_resolvers
+from fashionlab.config import ConfigError
+from fashionlab.resolvers import register_resolvers
 from fashionlab.resume import reopen_job_folder, resume_command
 from fashionlab.runfolder import CheckpointError, RunFolderError, checkpoint, checkpoint_config, record_interrupted
 from fashionlab.shutdown import (StoppedWhileSettingUp, ignore_sigint_in_workers, leave_interrupted,

@@ -20,8 +20,9 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
-from fashionlab.config import FREE, RULES, TRAINER_ARGUMENTS, ConfigError, check, register_resolvers, ruled_or_free
+from fashionlab.config import FREE, RULES, TRAINER_ARGUMENTS, ConfigError, check, ruled_or_free
 from fashionlab.reporting.report import write_report
+from fashionlab.resolvers import register_resolvers
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
 from fashionlab.training import train

@@ -1,5 +1,5 @@
 """The rules a config must keep, checked on the composed config before any run folder exists or any training starts
-(fashionlab.preflight runs them), and the resolvers the configs use."""
+(fashionlab.preflight runs them)."""
 
 import difflib
 import fnmatch
@@ -157,11 +157,6 @@ FREE: dict[str, str] = {
 }
 
 
-def target_name(node: DictConfig | None) -> str | None:
-    """The class or function a `_target_` node builds, without its module (torch.optim.AdamW: AdamW); None for null."""
-    return node._target_.rsplit(".", 1)[-1] if node else None
-
-
 def _refers(cfg: DictConfig, key: str) -> bool:
     """Whether the value at `key` is an interpolation (`${seed}`) rather than set directly."""
     parent, _, leaf = key.rpartition(".")
@@ -205,13 +200,3 @@ def ruled_or_free(key: str) -> bool:
     """Whether a config leaf is checked by a rule or listed as free."""
     return key in RULES or any(fnmatch.fnmatchcase(key, pattern) for pattern in FREE)
 
-
-def register_resolvers() -> None:
-    """Register the resolvers the configs use (trainer.precision of best_mlp, logger.version): each entry point calls
-    this before they are resolved (src/train.py before Hydra starts, and its task function, which is where a sweep's
-    worker process starts; the tests' compose)."""
-    from fashionlab.dashboard import run_name  # imported here: dashboard imports this module
-    from fashionlab.precision import fastest_precision
-
-    OmegaConf.register_new_resolver("fastest_precision", fastest_precision, replace=True)
-    OmegaConf.register_new_resolver("run_name", run_name, replace=True)
