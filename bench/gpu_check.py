@@ -1,4 +1,5 @@
-"""`make gpu-check` (`python -m bench.gpu_check`): what only a GPU can show, in one command of under 5 minutes.
+"""`make gpu-check` (`python -m bench.gpu_check`): what only a GPU can show, in one command (meant to take minutes; it
+has never run, no GPU having been lent to this project yet, so its time is unmeasured).
 
 Short fits of the default config and of best_mlp in 32-true and bf16-mixed on the GPU; the data on the device and no
 batch copied from the host during training steps; a checkpoint tested by src/eval.py; a run interrupted (SIGTERM) and
@@ -22,6 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from bench.pipelines import ROOT, fit
 
 FAST = ["trainer.enable_progress_bar=false"]
+PRECISIONS = ("32-true", "bf16-mixed")
 MIN_VAL_ACC = 0.80  # two epochs of either network reach about 0.85
 BF16_TOLERANCE = 0.015  # bf16-mixed against 32-true, same seed, after 2 epochs of best_mlp
 BENCH = ["--rounds", "1", "--epochs", "2", "--only", "pipelines", "recipe", "optimizers"]
@@ -73,20 +75,35 @@ class HostCopyWatch(L.Callback):
             self.mode.__exit__(None, None, None)
 
 
+def commands(out: Path) -> dict[str, list[str]]:
+    """The overrides of every src/train.py command the check runs, and of the fit it composes itself (`watch`), by
+    name, writing under `out`: data, so that a test composes each one on any machine, GPU or not."""
+    fit = [*FAST, "trainer.max_epochs=2", "trainer.accelerator=gpu"]
+    return {
+        "default": [*fit, f"hydra.run.dir={out / 'default'}"],
+        **{precision: [*fit, f"hydra.run.dir={out / precision}", "experiment=best_mlp", f"trainer.precision={precision}"]
+           for precision in PRECISIONS},
+        "watch": [f"data.data_dir={ROOT / 'data'}", *FAST, "trainer.max_epochs=1", "trainer.limit_val_batches=1",
+                  "trainer.accelerator=gpu", "+callbacks.watch._target_=bench.gpu_check.HostCopyWatch"],
+        "interrupted": [*FAST, "trainer.max_epochs=8", f"hydra.run.dir={out / 'resume'}"],
+        "resumed": [f"resume={out / 'resume'}"],  # resume= takes no other overrides
+    }
+
+
 def summary(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())
 
 
-def train_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "src/train.py", *FAST, *args], cwd=ROOT, capture_output=True, text=True,
+def train_cli(args: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "src/train.py", *args], cwd=ROOT, capture_output=True, text=True,
                             timeout=timeout)
     expect(result.returncode == 0, f"src/train.py exited {result.returncode}: {result.stderr.strip()[-300:]}")
     return result
 
 
-def fitted(run: Path, *overrides: str) -> float:
-    """Best validation accuracy of a 2-epoch run of src/train.py on the GPU, checked to have learned."""
-    result = train_cli("trainer.max_epochs=2", "trainer.accelerator=gpu", f"hydra.run.dir={run}", *overrides)
+def fitted(run: Path, args: list[str]) -> float:
+    """Best validation accuracy of a 2-epoch run of src/train.py on the GPU into `run`, checked to have learned."""
+    result = train_cli(args)
     expect("GPU available: True (cuda), used: True" in result.stdout + result.stderr, "Lightning did not use the GPU")
     best = summary(run)["best_val_acc"]
     expect(summary(run)["status"] == "completed" and best >= MIN_VAL_ACC,
@@ -94,9 +111,9 @@ def fitted(run: Path, *overrides: str) -> float:
     return best
 
 
-def interrupted_and_resumed(run: Path) -> str:
-    process = subprocess.Popen([sys.executable, "src/train.py", *FAST, "trainer.max_epochs=8", f"hydra.run.dir={run}"],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def interrupted_and_resumed(run: Path, interrupted: list[str], resumed: list[str]) -> str:
+    process = subprocess.Popen([sys.executable, "src/train.py", *interrupted], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
         if (run / "checkpoints" / "last.ckpt").exists() and (run / "summary.json").exists() \
@@ -108,7 +125,7 @@ def interrupted_and_resumed(run: Path) -> str:
     status = summary(run)
     expect(code == 143 and status["status"] == "interrupted",
            f"the run ended with exit code {code} and status {status['status']}, not interrupted by SIGTERM")
-    train_cli(f"resume={run}", timeout=180)
+    train_cli(resumed, timeout=180)
     resumed = summary(run)
     epochs = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
     expect(resumed["status"] == "completed" and epochs == list(range(1, 9)),
@@ -134,10 +151,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        runs = commands(out)
         accs: dict[str, float] = {}
 
         def best_mlp(precision: str) -> str:
-            accs[precision] = fitted(out / precision, "experiment=best_mlp", f"trainer.precision={precision}")
+            accs[precision] = fitted(out / precision, runs[precision])
             if len(accs) == 2:
                 gap = abs(accs["bf16-mixed"] - accs["32-true"])
                 expect(gap <= BF16_TOLERANCE, f"val acc {accs['bf16-mixed']:.4f} in bf16-mixed, "
@@ -145,9 +163,7 @@ def main() -> int:
             return f"best val acc {accs[precision]:.4f}"
 
         def no_host_copies() -> str:
-            trainer = fit([f"data.data_dir={ROOT / 'data'}", "trainer.max_epochs=1", "trainer.limit_val_batches=1",
-                           "trainer.accelerator=gpu", "+callbacks.watch._target_=bench.gpu_check.HostCopyWatch", *FAST],
-                          out / "watch")
+            trainer = fit(runs["watch"], out / "watch")
             watch = next(c for c in trainer.callbacks if isinstance(c, HostCopyWatch))
             expect(all(device.startswith("cuda") for device in watch.devices.values()), f"data on {watch.devices}")
             batches = [n for n in watch.mode.copies if n >= 784]  # an image or more: a batch, or part of one
@@ -171,12 +187,13 @@ def main() -> int:
             expect(result.returncode == 0, f"exited {result.returncode}: {result.stderr.strip()[-300:]}")
             return next((line for line in result.stdout.splitlines() if line.startswith("adopted vs before")), "")
 
-        check("fit: default config, 2 epochs", lambda: f"best val acc {fitted(out / 'default'):.4f}")
-        check("fit: best_mlp, 32-true, 2 epochs", lambda: best_mlp("32-true"))
-        check("fit: best_mlp, bf16-mixed, 2 epochs", lambda: best_mlp("bf16-mixed"))
+        check("fit: default config, 2 epochs", lambda: f"best val acc {fitted(out / 'default', runs['default']):.4f}")
+        for precision in PRECISIONS:
+            check(f"fit: best_mlp, {precision}, 2 epochs", lambda precision=precision: best_mlp(precision))
         check("data on the GPU, no batch from the host", no_host_copies)
         check("src/eval.py on a checkpoint", evaluated)
-        check("interrupt (SIGTERM) and resume", lambda: interrupted_and_resumed(out / "resume"))
+        check("interrupt (SIGTERM) and resume",
+              lambda: interrupted_and_resumed(out / "resume", runs["interrupted"], runs["resumed"]))
         check(f"python -m bench {' '.join(BENCH)}", bench)
 
     print(f"\n{torch.cuda.get_device_name()}, torch {torch.__version__}, Lightning {L.__version__}")

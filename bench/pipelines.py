@@ -23,9 +23,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from fashionlab.config import register_resolvers
 from fashionlab.data import MEAN, STD, FashionMNISTDataModule
 from fashionlab.model import MLP
+from fashionlab.resolvers import register_resolvers
 from fashionlab.training import train  # what src/train.py runs: pipeline A runs exactly the code of the command line
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,11 +12,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from fashionlab.config import ConfigError, register_resolvers
+from fashionlab.config import ConfigError
+from fashionlab.resolvers import register_resolvers
 from fashionlab.resume import reopen_job_folder, resume_command
 from fashionlab.runfolder import CheckpointError, RunFolderError, checkpoint, checkpoint_config, record_interrupted
 from fashionlab.shutdown import (StoppedWhileSettingUp, ignore_sigint_in_workers, leave_interrupted,
                                  stop_on_sigterm_while_setting_up)
+from fashionlab.sweeps import JobFailed
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -51,6 +53,9 @@ def main(cfg: DictConfig) -> float:
     except SIGTERMException:  # Lightning stopped the run at a batch; its recorder said `interrupted`
         leave_interrupted(143)  # exit as a process ended by SIGTERM
     except (DataError, CheckpointError, ConfigError, RunFolderError) as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # this job fails alone: its line now, and the sweep goes on
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise JobFailed(f"error: {error}") from None
         sys.exit(f"error: {error}")
 
 

@@ -12,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from fashionlab.config import register_resolvers
+from fashionlab.resolvers import register_resolvers
 
 # pytest-xdist runs one test process per core; torch's own threads on top of that would oversubscribe the cores, each
 # process's idle threads spinning for the other's (a sixth of the suite's time, measured). One thread per test

@@ -5,22 +5,26 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import OmegaConf
 
 from conftest import ROOT, tiny_overrides
 from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
 
-def run_cli(script: str, *args: str) -> subprocess.CompletedProcess:
+def run_cli(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, f"src/{script}", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
 
 
 def test_multirun_sgd_and_adam_writes_one_complete_run_folder_per_job(tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("train.py", "-m", "optimizer=sgd,adam", *tiny_overrides(tiny_data_dir), f"hydra.sweep.dir={sweep}")
+    # any lightning.Trainer argument is set without `+`, such as deterministic, which docs/reliability.md suggests
+    result = run_cli("train.py", "-m", "optimizer=sgd,adam", *tiny_overrides(tiny_data_dir), "trainer.deterministic=true",
+                     f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = [json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1")]
     assert [s["status"] for s in summaries] == ["completed", "completed"]
+    assert all(OmegaConf.load(sweep / job / ".hydra" / "config.yaml").trainer.deterministic is True for job in "01")
     assert [s["overrides"][0] for s in summaries] == ["optimizer=sgd", "optimizer=adam"]
     assert all(len((sweep / job / "metrics.csv").read_text().splitlines()) == 2 for job in ("0", "1"))
     # TensorBoard: runs named by what varies across the sweep (not by the overrides every job shares), HPARAMS with
@@ -49,8 +53,8 @@ def test_help_and_cfg_job_show_the_config_groups():
     assert result.returncode == 0 and "_target_: torch.optim.Adam" in result.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["optimizer.lr=-1"], ["resume=no/such/run"],
-                                  ["-m", "optimizer.lr=0.1,,"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["optimizer.lr=-1"], ["trainer.max_epoch=3"],
+                                  ["resume=no/such/run"], ["-m", "optimizer.lr=0.1,,"]], ids=" ".join)
 def test_help_and_mistakes_are_answered_without_importing_torch_or_lightning(args, tmp_path):
     """The training stack takes seconds to import; these answers need none of it (make bench times them)."""
     result = subprocess.run([sys.executable, "-X", "importtime", "src/train.py", *args, f"hydra.run.dir={tmp_path}/run"],

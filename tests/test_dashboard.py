@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import ROOT
-from fashionlab.config import register_resolvers
+from fashionlab.resolvers import register_resolvers
 from fashionlab.overrides import MAX_NAME, overrides_name
 
 CORE = {"optimizer", "lr", "scheduler", "batch_size", "hidden_sizes", "seed"}

@@ -1,9 +1,11 @@
 """Speed settings that must not change results: fused optimizer steps, the precision chosen for the hardware, the
-class samples drawn without matplotlib, and `make gpu-check` (its no-GPU path and its host-copy recorder on a CPU);
-what `make bench` counts as a fit's steady epoch."""
+class samples drawn without matplotlib, and `make gpu-check` (its no-GPU path, its host-copy recorder on a CPU and
+every command it composes); what `make bench` counts as a fit's steady epoch."""
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
@@ -11,8 +13,10 @@ from bench import gpu_check
 from bench.gpu_check import HostCopyWatch, HostToDevice
 from bench.pipelines import timing
 from conftest import ROOT
-from fashionlab.module import class_samples_grid
+from fashionlab.monitor import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
+from fashionlab.preflight import CheckConfig
+from fashionlab.resume import resume_command
 from fashionlab.training import train
 
 OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.yaml"))
@@ -69,6 +73,24 @@ def test_best_mlp_trains_in_the_precision_chosen_for_this_machine(compose_train,
 def test_gpu_check_without_cuda_says_so_and_succeeds(capsys):
     assert gpu_check.main() == 0
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def test_every_command_of_the_gpu_check_composes_and_passes_the_pre_flight_checks(compose_train, tmp_path):
+    out = tmp_path / "gpu_check"
+    runs = gpu_check.commands(out)
+    # `resumed` continues the folder of `interrupted`: here a 1-epoch run of it on the CPU, over the tiny data
+    interrupted = compose_train(*runs["interrupted"], "trainer.max_epochs=1")
+    interrupted.paths.output_dir = str(out / "resume")
+    train(interrupted)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        for name, overrides in runs.items():
+            argv = resume_command(["src/train.py", *overrides])  # as src/train.py rewrites `resume=` for Hydra
+            config = compose("train", overrides=argv[1:], return_hydra_config=True)
+            try:
+                CheckConfig().on_run_start(config)  # as Hydra calls it in src/train.py, before the run folder is made
+            except SystemExit as refused:
+                pytest.fail(f"{name}: {refused.code}")
 
 
 def test_host_copy_watch_sees_copies_from_the_host_to_another_device():

@@ -2,6 +2,7 @@
 
 import csv
 import fnmatch
+import inspect
 import json
 import shutil
 import signal
@@ -19,7 +20,9 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
-from fashionlab.config import FREE, RULES, ConfigError, check, register_resolvers, ruled_or_free
+from fashionlab.config import FREE, RULES, TRAINER_ARGUMENTS, ConfigError, check, ruled_or_free
+from fashionlab.reporting.report import write_report
+from fashionlab.resolvers import register_resolvers
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
 from test_cli import run_cli
 from fashionlab.training import train
@@ -58,6 +61,10 @@ from fashionlab.training import train
     ("+trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: not allowed"),
     ("data.eval_batch_size=-1", "data.eval_batch_size=-1: not allowed, must be an integer > 0"),
     ("+trainer.max_time=2h", "trainer.max_time=2h: not allowed, must be a duration \"DD:HH:MM:SS\""),
+    ("trainer.max_epoch=3", "trainer.max_epoch=3: not allowed, lightning.Trainer takes no argument max_epoch; closest: "
+                            "max_epochs"),
+    ("+trainer.nonsense=1", "trainer.nonsense=1: not allowed, lightning.Trainer takes no argument nonsense; it takes "
+                            "accelerator, strategy,"),
     ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
     ("module.mixup=-0.2", "module.mixup=-0.2: not allowed, must be a number >= 0"),
     ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
@@ -117,6 +124,10 @@ def test_every_config_leaf_is_ruled_or_listed_free_and_every_rule_names_a_real_k
     assert [p for p in FREE if not fnmatch.filter(task_leaves, p)] == [], "FREE patterns that match no key"
 
 
+def test_the_trainer_arguments_the_checks_know_are_those_of_the_installed_lightning_trainer():
+    assert TRAINER_ARGUMENTS == tuple(inspect.signature(L.Trainer).parameters)
+
+
 def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_dir, tmp_path):
     result = run_cli("train.py", "optimizer.lr=-1", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0
@@ -125,6 +136,11 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "error: scheduler.scheduler.max_lr=abc: not allowed, must be a number > 0"]
+    result = run_cli("train.py", "trainer.max_epoch=3", f"hydra.run.dir={tmp_path}/run")  # any Trainer argument, no +
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: trainer.max_epoch=3: not allowed, lightning.Trainer takes no argument max_epoch; closest: max_epochs, "
+        "min_epochs, max_steps"]
     result = run_cli("train.py", "-m", "optimizer.lr=0.1,-2", *tiny_overrides(tiny_data_dir),
                      f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode != 0 and "optimizer.lr=-2: not allowed" in result.stderr
@@ -146,7 +162,7 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     assert not any((tmp_path / name).exists() for name in ("run", "sweep", "glob_sweep")), "no job may start"
 
 
-def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp_path):
+def test_damaged_data_is_one_line_before_training_and_fails_only_its_job_in_a_sweep(tiny_data_dir, tmp_path):
     shutil.copytree(tiny_data_dir, tmp_path / "data")
     labels = tmp_path / "data" / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-10])
@@ -155,6 +171,19 @@ def test_cli_refuses_damaged_data_in_one_line_before_training(tiny_data_dir, tmp
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"error: {labels}: ") and "truncated" in last_line
     assert not (tmp_path / "run" / "metrics.csv").exists()
+
+    # In a sweep the job with the damaged data fails alone: its line, its summary.json, and the next job runs
+    sweep = tmp_path / "sweep"
+    result = run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), f"data.data_dir={tmp_path / 'data'},{tiny_data_dir}",
+                     f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 1
+    failed, completed = (json.loads((sweep / job / "summary.json").read_text()) for job in "01")
+    assert (failed["status"], completed["status"]) == ("failed", "completed")
+    assert failed["error"] == f"DataError: {last_line.removeprefix('error: ')}"
+    assert result.stderr.count(last_line) == 2, "said when the job fails, and again when the sweep ends"
+    assert "Traceback" not in result.stderr
+    report = write_report(sweep)
+    assert report["selected"] == "1" and "| 0 | data.data_dir=" in (sweep / "report.md").read_text()
 
 
 def test_diverging_job_is_stopped_and_recorded_without_failing_the_sweep(tiny_data_dir, tmp_path):
@@ -242,17 +271,29 @@ class StopAfterEpoch(L.Callback):
             trainer.should_stop = True
 
 
+def best_so_far(run: Path) -> list[float]:
+    """The val/acc_best series of the run's TensorBoard events, one value per epoch."""
+    return [event.value for event in EventAccumulator(str(events_folder(run))).Reload().Scalars("val/acc_best")]
+
+
 def test_a_run_stopped_and_resumed_equals_one_that_never_stopped_with_augmentation_mixup_and_dropout(compose_train, tmp_path):
+    # Adam at lr 0.3 learns the tiny data unsteadily: its best val acc is epoch 1's, before the stop, so the resumed
+    # run's val/acc_best (TensorBoard, HPARAMS, what src/train.py returns to a sweeper) must remember it.
     recipe = ("data.augment_flip=true", "data.augment_shift=2", "data.augment_erase=0.5", "model.dropout=0.3",
-              "model.input_dropout=0.1", "module.mixup=0.2", "trainer.max_epochs=3")
+              "model.input_dropout=0.1", "module.mixup=0.2", "optimizer=adam", "optimizer.lr=0.3",
+              "trainer.max_epochs=3")
     reference = compose_train(*recipe)
     reference.paths.output_dir = str(tmp_path / "reference")
-    train(reference)
+    never_stopped = train(reference)
     stopped = compose_train(*recipe, "+callbacks.stop._target_=test_reliability.StopAfterEpoch",
                             "+callbacks.stop.epoch=1")
     run = Path(stopped.paths.output_dir)
     train(stopped)
     assert len(read_rows(run)) == 1
     # What `src/train.py resume=<run>` does in a fresh process: the stored config, seeded anew by train()
-    train(checkpoint_config(checkpoint(run)), checkpoint(run))
-    assert read_rows(run) == read_rows(tmp_path / "reference"), "epochs 2 and 3 draw the same flips, shifts, erasings, mixup, dropout"
+    resumed = train(checkpoint_config(checkpoint(run)), checkpoint(run))
+    rows = read_rows(tmp_path / "reference")
+    assert read_rows(run) == rows, "epochs 2 and 3 draw the same flips, shifts, erasings, mixup, dropout"
+    assert max(float(row["val_acc"]) for row in rows) == float(rows[0]["val_acc"]), "the best epoch is before the stop"
+    assert best_so_far(run) == best_so_far(tmp_path / "reference")
+    assert resumed.callback_metrics["val/acc_best"] == never_stopped.callback_metrics["val/acc_best"]

@@ -291,9 +291,10 @@ def test_seed_sweep_of_the_recipe_tests_every_seed_once_and_gives_mean_and_std(t
     assert [run.config.seed for run in runs] == [0, 1, 2] and runs[0].config.model.norm == "batch"
     summary = printed["replicates"]
     assert summary["seeds"] == [0, 1, 2]
-    weights = torch.load(runs[0].checkpoint, weights_only=False)["state_dict"]  # parameters plus norm statistics
+    weights = torch.load(runs[0].checkpoint, weights_only=False)["state_dict"]  # parameters, norm statistics, metrics
     buffers = ("running_mean", "running_var", "num_batches_tracked")
-    assert summary["parameters"] == sum(value.numel() for key, value in weights.items() if not key.endswith(buffers))
+    assert summary["parameters"] == sum(value.numel() for key, value in weights.items()
+                                        if key.startswith("net.") and not key.endswith(buffers))
     assert summary["val_acc"] == pytest.approx([run.best_val_acc for run in runs])
     for run, test_acc in zip(runs, summary["test_acc"]):  # the same number eval.py prints for that checkpoint
         assert test_acc == pytest.approx(evaluate_checkpoint(run.checkpoint)["test/acc"])

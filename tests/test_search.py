@@ -2,12 +2,15 @@
 `pruned`, the study continues from its journal, a bad search space is refused with one line before any trial."""
 
 import json
+import os
+import signal
 
+import lightning as L
 import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import tiny_overrides
+from conftest import ROOT, tiny_overrides
 from fashionlab.overrides import overrides_name
 from fashionlab.runfolder import events_folder
 from fashionlab.sweeps import journal_storage
@@ -15,18 +18,20 @@ from fashionlab.reporting.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
 from hydra_plugins.fashionlab_search.search_sweeper import override_value
 from test_cli import run_cli
+from test_reliability import read_rows
 from test_dashboard import hparams_of, tensorboard_runs
 
-# Adam at lr 0.01 learns the tiny data within an epoch; at 1e-7 it stays at its initial accuracy: forced behind.
-# With this seed the sampler's random start draws the good rate for trials 0-2 and the hopeless one for trial 3.
-FORCED = ["hydra.sweeper.params=null", "optimizer=adam", "optimizer.lr=choice(0.01,1e-7)",
+# Adam at lr 0.5 reaches its best val acc on the tiny data in epoch 1 and falls back in epoch 2; at 1e-7 it stays at its
+# initial accuracy: forced behind. With this seed the sampler's random start draws the good rate for trials 0-2 and the
+# hopeless one for trial 3.
+FORCED = ["hydra.sweeper.params=null", "optimizer=adam", "optimizer.lr=choice(0.5,1e-7)",
           "hydra.sweeper.sampler.seed=2", "callbacks.pruning.pruner.n_startup_trials=1",
           "callbacks.pruning.pruner.n_warmup_steps=0"]
 
 
-def search(data_dir, sweep, *overrides):
+def search(data_dir, sweep, *overrides, env=None):
     return run_cli("train.py", "-m", "hparams_search=mlp", *tiny_overrides(data_dir), "trainer.max_epochs=2",
-                   f"hydra.sweep.dir={sweep}", *overrides)
+                   f"hydra.sweep.dir={sweep}", *overrides, env=env)
 
 
 def summary(job) -> dict:
@@ -38,13 +43,38 @@ def study_trials(sweep) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="search", storage=storage).trials
 
 
-def test_search_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_path):
+class SigtermAfterEpoch(L.Callback):
+    """Sends its own process SIGTERM after the epoch (from 1) in the environment's STOP_AFTER, if set, as `kill` would:
+    a search whose trials run in its own process (Hydra's basic launcher) stops there, its trial left unfinished."""
+
+    def __init__(self):
+        self.epoch = int(os.environ.get("STOP_AFTER", 0))
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch + 1 == self.epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_search_continues_an_interrupted_trial_prunes_a_trial_behind_and_records_it_pruned(tiny_data_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    result = search(tiny_data_dir, sweep, "hydra.sweeper.n_trials=4", *FORCED)
+    # Seed 40 draws the good rate for trial 0; the continued study's sampler, seeded past it (41), draws the good rate
+    # for trials 1 and 2 and the hopeless one for trial 3.
+    command = ["hydra.sweeper.n_trials=4", *FORCED, "hydra.sweeper.sampler.seed=40",
+               "+callbacks.stop._target_=test_search.SigtermAfterEpoch"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}  # the trials build SigtermAfterEpoch from this module
+    result = search(tiny_data_dir, sweep, *command, env={**env, "STOP_AFTER": "1"})
+    assert result.returncode == 143, result.stderr[-3000:]
+    assert summary(sweep / "0")["status"] == "interrupted" and [t.state.name for t in study_trials(sweep)] == ["RUNNING"]
+    result = search(tiny_data_dir, sweep, *command, env=env)  # the same command again
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study_trials(sweep)
-    assert [t.params["optimizer.lr"] for t in trials] == [0.01, 0.01, 0.01, 1e-7]
+    assert [t.params["optimizer.lr"] for t in trials] == [0.5, 0.5, 0.5, 1e-7]
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
+    # Trial 0 went on from its last.ckpt in its own folder; trials 1 and 2, the same config never stopped, reached their
+    # best in epoch 1, before trial 0's stop: trial 0 reports that best too, to Optuna and in summary.json.
+    assert len(read_rows(sweep / "0")) == 2 and read_rows(sweep / "0") == read_rows(sweep / "1")
+    assert trials[0].value == trials[1].value == trials[2].value == summary(sweep / "0")["best_val_acc"]
+    assert trials[0].value > float(read_rows(sweep / "0")[1]["val_acc"]), "the best is epoch 1's"
     for trial in trials:  # job folder N is trial N, a complete run folder trained with the trial's parameters
         job = sweep / str(trial.number)
         assert f"++search.trial={trial.number}" in OmegaConf.load(job / ".hydra" / "overrides.yaml")

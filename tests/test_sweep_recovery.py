@@ -76,8 +76,9 @@ def test_killed_sweep_resumes_to_the_metrics_of_an_uninterrupted_one(tiny_data_d
     result = run_cli("train.py", f"resume={sweep / '1'}")  # one run continued on its own, with its stored config
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_rows(sweep / "1") == reference["1"], "one continuous metrics.csv, as if never stopped"
-    steps = {event.step for event in EventAccumulator(str(events_folder(sweep / "1"))).Reload().Scalars("val/acc")}
-    assert len(steps) == epochs, "the same TensorBoard run holds every epoch"
+    events = EventAccumulator(str(events_folder(sweep / "1"))).Reload()
+    assert len({event.step for event in events.Scalars("val/acc")}) == epochs, "the same TensorBoard run, every epoch"
+    assert len(events.Images("data/class_samples")) == 1, "the class samples once, not again when resumed"
 
     result = run_cli("train.py", "-m", f"resume={sweep}")  # the rest of the sweep: job 2 never started
     assert result.returncode == 0, result.stderr[-3000:]

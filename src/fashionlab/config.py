@@ -1,6 +1,7 @@
 """The rules a config must keep, checked on the composed config before any run folder exists or any training starts
-(fashionlab.preflight runs them), and the resolvers the configs use."""
+(fashionlab.preflight runs them)."""
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Callable
@@ -21,6 +22,19 @@ ACTIVATIONS = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "tanh": "Tanh"}
 NORMS = {"batch": "BatchNorm1d", "layer": "LayerNorm"}
 X_AXES = ("epoch", "elapsed_s", "step")
 METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
+# The keyword arguments of lightning.Trainer (Lightning 2.6), each of which `trainer.<name>=...` sets without `+` (the
+# trainer node is open: hydra_plugins/fashionlab_configs); kept here as names, so that checking a config does not
+# import Lightning. tests/test_reliability.py compares them with the installed Trainer's signature.
+TRAINER_ARGUMENTS = (
+    "accelerator", "strategy", "devices", "num_nodes", "precision", "logger", "callbacks", "fast_dev_run", "max_epochs",
+    "min_epochs", "max_steps", "min_steps", "max_time", "limit_train_batches", "limit_val_batches",
+    "limit_test_batches", "limit_predict_batches", "overfit_batches", "val_check_interval", "check_val_every_n_epoch",
+    "num_sanity_val_steps", "log_every_n_steps", "enable_checkpointing", "enable_progress_bar", "enable_model_summary",
+    "accumulate_grad_batches", "gradient_clip_val", "gradient_clip_algorithm", "deterministic", "benchmark",
+    "inference_mode", "use_distributed_sampler", "profiler", "detect_anomaly", "barebones", "plugins",
+    "sync_batchnorm", "reload_dataloaders_every_n_epochs", "default_root_dir", "enable_autolog_hparams",
+    "model_registry",
+)
 _ABSENT = object()
 
 
@@ -149,11 +163,6 @@ FREE: dict[str, str] = {
 }
 
 
-def target_name(node: DictConfig | None) -> str | None:
-    """The class or function a `_target_` node builds, without its module (torch.optim.AdamW: AdamW); None for null."""
-    return node._target_.rsplit(".", 1)[-1] if node else None
-
-
 def _refers(cfg: DictConfig, key: str) -> bool:
     """Whether the value at `key` is an interpolation (`${seed}`) rather than set directly."""
     parent, _, leaf = key.rpartition(".")
@@ -161,9 +170,28 @@ def _refers(cfg: DictConfig, key: str) -> bool:
     return OmegaConf.is_config(node) and leaf in node and OmegaConf.is_interpolation(node, leaf)
 
 
+def _shown(value: Any) -> Any:
+    return "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else value
+
+
+def check_trainer_arguments(cfg: DictConfig) -> None:
+    """Raise ConfigError for a key of the trainer node that lightning.Trainer does not take, naming the closest ones;
+    Hydra's own keys (`_target_`) pass."""
+    trainer = OmegaConf.select(cfg, "trainer", default=None) or {}
+    for name in trainer:
+        if not name.startswith("_") and name not in TRAINER_ARGUMENTS:
+            closest = difflib.get_close_matches(name, TRAINER_ARGUMENTS, n=3)
+            hint = f"closest: {', '.join(closest)}" if closest else f"it takes {', '.join(TRAINER_ARGUMENTS)}"
+            value = OmegaConf.to_container(trainer, resolve=False)[name]
+            raise ConfigError(f"trainer.{name}={_shown(value)}: not allowed, lightning.Trainer takes no argument "
+                              f"{name}; {hint}")
+
+
 def check(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value that breaks a rule. Values set directly are checked before those that
-    refer to them (`shuffle_seed: ${seed}`), so that a bad value is named by the key it was given to."""
+    """Raise ConfigError for a trainer key that lightning.Trainer does not take, then for the first value that breaks
+    a rule. Values set directly are checked before those that refer to them (`shuffle_seed: ${seed}`), so that a bad
+    value is named by the key it was given to."""
+    check_trainer_arguments(cfg)
     for key in sorted(RULES, key=lambda key: _refers(cfg, key)):
         allowed, description = RULES[key]
         node = OmegaConf.select(cfg, key, default=_ABSENT)
@@ -171,21 +199,10 @@ def check(cfg: DictConfig) -> None:
             continue
         value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
         if not allowed(value):
-            shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else value
-            raise ConfigError(f"{key}={shown}: not allowed, must be {description}")
+            raise ConfigError(f"{key}={_shown(value)}: not allowed, must be {description}")
 
 
 def ruled_or_free(key: str) -> bool:
     """Whether a config leaf is checked by a rule or listed as free."""
     return key in RULES or any(fnmatch.fnmatchcase(key, pattern) for pattern in FREE)
 
-
-def register_resolvers() -> None:
-    """Register the resolvers the configs use (trainer.precision of best_mlp, logger.version): each entry point calls
-    this before they are resolved (src/train.py before Hydra starts, and its task function, which is where a sweep's
-    worker process starts; the tests' compose)."""
-    from fashionlab.dashboard import run_name  # imported here: dashboard imports this module
-    from fashionlab.precision import fastest_precision
-
-    OmegaConf.register_new_resolver("fastest_precision", fastest_precision, replace=True)
-    OmegaConf.register_new_resolver("run_name", run_name, replace=True)

@@ -17,8 +17,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import target_name
-from fashionlab.overrides import override_values, overrides_name, varying_keys
+from fashionlab.overrides import override_values, overrides_name, target_name, varying_keys
 from fashionlab.sweeps import is_grid, sweep_configs
 
 VARYING_FILE = "varying.yaml"
@@ -56,7 +55,7 @@ def read_varying(sweep_dir: str | Path) -> dict[str, list[str]] | None:
 def run_name(overrides: list[str], output_dir: str) -> str:
     """The TensorBoard run name below the run folder: the overrides that vary across the sweep when the folder is a
     sweep's job (its parent holds varying.yaml), else all of the run's overrides; empty (the run folder) for none.
-    The resolver behind conf/logger/tensorboard.yaml's `version` (fashionlab.config.register_resolvers)."""
+    The resolver behind conf/logger/tensorboard.yaml's `version` (fashionlab.resolvers)."""
     varying = read_varying(Path(output_dir).parent)
     return overrides_name(overrides, varying["overrides"] if varying else None)
 

@@ -5,12 +5,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, Metric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from fashionlab.data import CLASS_NAMES
 
 STAGES = ("train", "val", "test")
 
@@ -36,19 +34,6 @@ class SampleMean(Metric):
 
     def compute(self) -> Tensor:
         return self.total / self.count
-
-
-def class_samples_grid(images: Tensor, labels: Tensor, columns: int = 2) -> Tensor:
-    """The sheet's 5x2 grid as one (1, H, W) image in [0, 1]: the first image of each class, row by row (0 1 / 2 3 /
-    ...), black where a class is absent. Drawn without matplotlib, which would add a quarter second to every start."""
-    tiles = torch.zeros(len(CLASS_NAMES), *images.shape[-2:], device=images.device)
-    for label in range(len(CLASS_NAMES)):
-        matches = (labels == label).nonzero()
-        if len(matches):
-            tile = images[int(matches[0])].reshape(images.shape[-2:]).float()
-            tiles[label] = (tile - tile.min()) / (tile.max() - tile.min()).clamp(min=1e-6)
-    rows = tiles.reshape(-1, columns, *tiles.shape[1:])  # (rows, columns, H, W)
-    return rows.permute(0, 2, 1, 3).reshape(1, rows.shape[0] * tiles.shape[1], columns * tiles.shape[2]).cpu()
 
 
 class Classifier(L.LightningModule):
@@ -82,7 +67,11 @@ class Classifier(L.LightningModule):
         for stage in STAGES:
             setattr(self, f"{stage}_loss", SampleMean())
             setattr(self, f"{stage}_acc", SampleMean())
+        # The best validation accuracy so far (val/acc_best), kept in checkpoints (torchmetrics keeps no metric state
+        # by default): a resumed run goes on from the best of the epochs before the stop. A checkpoint of an earlier
+        # version, without it, still loads (torchmetrics takes a missing state as none so far).
         self.best_val_acc = MaxMetric()
+        self.best_val_acc.persistent(True)
         # Test only: rows are true classes, columns predictions; read by fashionlab.evaluation after trainer.test.
         self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
 
@@ -140,23 +129,6 @@ class Classifier(L.LightningModule):
             return
         self.best_val_acc.update(self.val_acc.compute())
         self.log("val/acc_best", self.best_val_acc.compute())
-
-    def on_fit_start(self) -> None:
-        if not isinstance(self.logger, TensorBoardLogger):
-            return
-        # TensorBoard's CUSTOM SCALARS tab: train and val on one chart, for loss and for accuracy. The tags are
-        # regular expressions: anchored, so that val/acc does not also draw val/acc_best.
-        self.logger.experiment.add_custom_scalars({"train vs val": {
-            "loss": ["Multiline", ["^train/loss$", "^val/loss$"]],
-            "accuracy": ["Multiline", ["^train/acc$", "^val/acc$"]],
-        }})
-        # IMAGES tab, once per run (not again when resumed): one training image per class, named in the TEXT tab.
-        # Here rather than in a callback of its own: Lightning calls every callback at every step.
-        train = getattr(self.trainer.datamodule, "splits", {}).get("train")
-        if train is not None and self.trainer.global_step == 0:
-            self.logger.experiment.add_image("data/class_samples", class_samples_grid(train.images, train.labels))
-            names = ", ".join(f"{label} {name}" for label, name in enumerate(CLASS_NAMES))
-            self.logger.experiment.add_text("data/class_samples", f"one training image per class, row by row: {names}")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Every checkpoint keeps the states of torch's global random generators (the CPU's, and each CUDA device's

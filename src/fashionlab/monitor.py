@@ -1,13 +1,17 @@
 """What a run shows while it trains, in the terminal and in TensorBoard: Lightning's progress bar and TensorBoard logger
-without what means nothing here, one `lr` tag whatever the optimizer, and the run's HPARAMS."""
+without what means nothing here, one `lr` tag whatever the optimizer, and what TensorBoard shows beside the scalars
+(the run's HPARAMS, the CUSTOM SCALARS layout, one training image per class)."""
 
 import lightning as L
+import torch
 from lightning.pytorch import loggers
 from lightning.pytorch.callbacks import TQDMProgressBar
 from omegaconf import DictConfig
+from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
 
 from fashionlab.dashboard import tensorboard_hparams
+from fashionlab.data import CLASS_NAMES
 
 
 class ProgressBar(TQDMProgressBar):
@@ -29,17 +33,44 @@ class TensorBoardLogger(loggers.TensorBoardLogger):
         super().log_metrics({key: value for key, value in metrics.items() if key != "epoch"}, step)
 
 
-def log_hparams(logger: loggers.Logger, cfg: DictConfig) -> None:
-    """Write the run's HPARAMS (tensorboard_hparams) as a session without an experiment summary of its own.
+def class_samples_grid(images: Tensor, labels: Tensor, columns: int = 2) -> Tensor:
+    """The sheet's 5x2 grid as one (1, H, W) image in [0, 1]: the first image of each class, row by row (0 1 / 2 3 /
+    ...), black where a class is absent. Drawn without matplotlib, which would add a quarter second to every start."""
+    tiles = torch.zeros(len(CLASS_NAMES), *images.shape[-2:], device=images.device)
+    for label in range(len(CLASS_NAMES)):
+        matches = (labels == label).nonzero()
+        if len(matches):
+            tile = images[int(matches[0])].reshape(images.shape[-2:]).float()
+            tiles[label] = (tile - tile.min()) / (tile.max() - tile.min()).clamp(min=1e-6)
+    rows = tiles.reshape(-1, columns, *tiles.shape[1:])  # (rows, columns, H, W)
+    return rows.permute(0, 2, 1, 3).reshape(1, rows.shape[0] * tiles.shape[1], columns * tiles.shape[2]).cpu()
 
-    TensorBoard shows the experiment summary of one run it finds, so with one per run (what Lightning's
-    log_hyperparams writes) the keys of the other runs, such as optimizer.momentum beside optimizer.betas, are
-    missing. Without any, it builds the experiment from every run's session: the union of their keys, each run's
-    scalars as metrics (val/acc_best among them)."""
-    if isinstance(logger, loggers.TensorBoardLogger):
-        _, session_start, _ = hparams(tensorboard_hparams(cfg), {})
-        logger.experiment.file_writer.add_summary(session_start)
 
+def log_dashboard(logger: loggers.Logger, cfg: DictConfig, datamodule: L.LightningDataModule, first_session: bool) -> None:
+    """Write, before the fit, what TensorBoard shows of the run beside its scalars: HPARAMS, the CUSTOM SCALARS
+    layout and, in the run's first session (not again when it is resumed), one training image per class. Here, once
+    per session, rather than in a callback: Lightning calls every callback at every step."""
+    if not isinstance(logger, loggers.TensorBoardLogger):
+        return
+    # HPARAMS (tensorboard_hparams) as a session without an experiment summary of its own. TensorBoard shows the
+    # experiment summary of one run it finds, so with one per run (what Lightning's log_hyperparams writes) the keys
+    # of the other runs, such as optimizer.momentum beside optimizer.betas, are missing. Without any, it builds the
+    # experiment from every run's session: the union of their keys, each run's scalars as metrics (val/acc_best
+    # among them).
+    _, session_start, _ = hparams(tensorboard_hparams(cfg), {})
+    logger.experiment.file_writer.add_summary(session_start)
+    # CUSTOM SCALARS: train and val on one chart, for loss and for accuracy. The tags are regular expressions:
+    # anchored, so that val/acc does not also draw val/acc_best.
+    logger.experiment.add_custom_scalars({"train vs val": {
+        "loss": ["Multiline", ["^train/loss$", "^val/loss$"]],
+        "accuracy": ["Multiline", ["^train/acc$", "^val/acc$"]],
+    }})
+    # IMAGES: one training image per class, named in the TEXT tab.
+    train = getattr(datamodule, "splits", {}).get("train")
+    if train is not None and first_session:
+        logger.experiment.add_image("data/class_samples", class_samples_grid(train.images, train.labels))
+        names = ", ".join(f"{label} {name}" for label, name in enumerate(CLASS_NAMES))
+        logger.experiment.add_text("data/class_samples", f"one training image per class, row by row: {names}")
 
 
 class LearningRateLogger(L.Callback):

@@ -1,4 +1,5 @@
-"""Pure helpers on Hydra override strings (`key=value`): what a run was given, what varies, what is a replicate.
+"""Pure naming helpers: on Hydra override strings (`key=value`), what a run was given, what varies, what is a
+replicate; of a `_target_` node, the class it builds.
 
 Replicate keys draw a run's randomness without changing what is being compared: runs whose overrides differ only in
 them are replicates of one configuration (`python src/train.py -m optimizer=sgd,adam seed=0,1,2,3,4` is two
@@ -28,6 +29,11 @@ def configuration_overrides(overrides: list[str]) -> list[str]:
     return [override for override in overrides if "=" in override
             and override.lstrip("+").split("=", 1)[0] not in REPLICATE_KEYS
             and not override.lstrip("+").startswith(SWEEPER_KEYS)]
+
+
+def target_name(node: Any) -> str | None:
+    """The class or function a `_target_` node builds, without its module (torch.optim.AdamW: AdamW); None for null."""
+    return node._target_.rsplit(".", 1)[-1] if node else None
 
 
 def readable(value: str) -> str:

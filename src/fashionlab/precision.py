@@ -53,6 +53,6 @@ def chosen(preferred: str, accelerator: str) -> str:
 
 
 def fastest_precision(preferred: str, _parent_: DictConfig) -> str:
-    """OmegaConf resolver (fashionlab.config.register_resolvers); `_parent_` is the trainer node, whose `accelerator`
+    """OmegaConf resolver (fashionlab.resolvers); `_parent_` is the trainer node, whose `accelerator`
     says which device trains."""
     return chosen(preferred, str(_parent_.get("accelerator", "auto")))

@@ -3,7 +3,6 @@
 
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 SLURM_TIMEOUT_S = 30  # for one squeue or scancel call: a controller that does not answer must not hang the sweep
@@ -40,8 +39,3 @@ def cancel(job_ids: list[str], grace_seconds: float) -> list[str]:
         time.sleep(0.5)
     return left
 
-
-def ignore_srun_hint() -> None:
-    """Silence Lightning's warning, on every Trainer wherever Slurm is installed, to start the Python command with
-    srun: launcher=slurm submits whole jobs (sbatch), so the hint is noise. Training and evaluation call this."""
-    warnings.filterwarnings("ignore", ".*The `srun` command is available on your system.*")

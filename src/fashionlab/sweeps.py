@@ -1,5 +1,6 @@
 """What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked and what
-varies recorded; a search's study, in a journal file, checked before a search continues it."""
+varies recorded; how a job that hits a lab error fails alone; a search's study, in a journal file, checked before a
+search continues it."""
 
 import json
 import logging
@@ -8,9 +9,16 @@ from pathlib import Path
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
+
+
+class JobFailed(CompactHydraException):
+    """A sweep's job ended by a lab error (bad data, a run folder or checkpoint it cannot use): an Exception, so that
+    Hydra records the job failed and runs the sweep's other jobs (a SystemExit would end the sweep); compact, so that
+    the sweep ends with its one line rather than a traceback."""
 
 
 class JournalError(ValueError):

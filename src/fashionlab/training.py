@@ -8,15 +8,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.module import Classifier
-from fashionlab.monitor import ProgressBar, log_hparams
+from fashionlab.monitor import ProgressBar, log_dashboard
 from fashionlab.runfolder import Status, record_status
-from fashionlab.slurm import ignore_srun_hint
 
 
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
     """Fit the configured model, or continue the run of `ckpt_path`; the run folder receives checkpoints, events,
     metrics.csv and summary.json. A run that fails before training starts records `failed` with the error."""
-    ignore_srun_hint()
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule = instantiate(cfg.data)
@@ -35,6 +33,6 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         record_status(cfg.paths.output_dir, list(HydraConfig.get().overrides.task), Status.FAILED,
                       error=f"{type(error).__name__}: {error}")
         raise
-    log_hparams(logger, cfg)
+    log_dashboard(logger, cfg, datamodule, first_session=ckpt_path is None)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer

@@ -150,7 +150,8 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
         if search.importances is not None:
             save(importance_figure(search.importances), sweep / "search_importances.png")
         lines += md.search_lines(search)
-    write_samples(sweep / "class_samples.png", data_dir or runs[0].config.data.data_dir)
+    trained = selection.selected.best_run if selection.selected is not None else runs[0]  # not a job that had bad data
+    write_samples(sweep / "class_samples.png", data_dir or trained.config.data.data_dir)
     lines += ["", "## All runs, by best validation accuracy", "",
               *md.runs_table(sorted(runs, key=lambda run: -run.best_val_acc if run.best_index is not None else 1), label),
               "", "## Over- and underfitting", "", *md.fitting_table(runs, label), "", THRESHOLDS,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.config import target_name
-from fashionlab.overrides import override_values
+from fashionlab.overrides import override_values, target_name
 from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
 from fashionlab.runfolder import checkpoint as checkpoint_path
 

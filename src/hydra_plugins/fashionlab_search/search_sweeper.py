@@ -8,7 +8,9 @@ The study lives in a journal file (default: `<sweep dir>/optuna.journal`) that e
 launcher. Each trial gets `++search.storage`, `++search.study` and `++search.trial` overrides, so the job can report
 to its own trial while it trains and be pruned (fashionlab.pruning.OptunaPruning); job folder N holds trial N.
 Rerunning the command on the same sweep folder continues the study: `n_trials` counts the trials that finished
-(completed or pruned) over all runs, and a trial left running by an interrupted run is recorded as failed.
+(completed or pruned) over all runs, and a trial left running by an interrupted run is launched again under its own
+number with its own values, so its job continues from its folder's last.ckpt (fashionlab.resume) and then reports
+to the same trial, which Optuna's ask-and-tell allows from any process (`study.tell(number, ...)`).
 """
 
 import logging
@@ -29,7 +31,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from fashionlab.dashboard import write_varying
 from fashionlab.sweeps import JournalError, journal_storage, repair_journal
@@ -111,6 +113,17 @@ def override_value(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def consecutive(trials: list[FrozenTrial], size: int) -> list[FrozenTrial]:
+    """The first trials of `trials` whose numbers follow one another, at most `size`: one batch of the launcher,
+    which numbers the job folders of a batch from its first."""
+    batch = trials[:1]
+    for trial in trials[1:size]:
+        if trial.number != batch[-1].number + 1:
+            break
+        batch.append(trial)
+    return batch
+
+
 class SearchSweeper(Sweeper):
     def __init__(self, n_trials: int, n_jobs: int, direction: str, study_name: str, storage: str,
                  sampler: DictConfig, check: str | None = None, params: DictConfig | None = None) -> None:
@@ -142,9 +155,18 @@ class SearchSweeper(Sweeper):
         study = self.open_study(storage_path)
         trial_overrides = [f"++search.storage='{storage_path}'", f"++search.study={self.study_name}"]
         to_go = self.n_trials - sum(trial.state in FINISHED for trial in study.trials)
+        unfinished = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))  # an interrupted run's
+        for trial in unfinished[max(to_go, 0):]:  # more than the budget has room for: never continued
+            study.tell(trial.number, state=TrialState.FAIL)
+        continued = unfinished[:max(to_go, 0)]
+        if continued:
+            log.info(f"Continuing trials {', '.join(str(trial.number) for trial in continued)}, left unfinished by "
+                     "an interrupted run, in their job folders")
         returns = []
         while to_go > 0:
-            trials = [study.ask(space) for _ in range(min(self.n_jobs, to_go))]
+            trials = consecutive(continued, min(self.n_jobs, to_go)) or \
+                [study.ask(space) for _ in range(min(self.n_jobs, to_go))]
+            continued = continued[len(trials):]
             batch = [[*fixed, *(f"{key}={override_value(value)}" for key, value in trial.params.items()),
                       *trial_overrides, f"++search.trial={trial.number}"] for trial in trials]
             results = self.launcher.launch(batch, initial_job_idx=trials[0].number)  # job folder N: trial N
@@ -185,15 +207,12 @@ class SearchSweeper(Sweeper):
             sampler["seed"] += len(previous)
         study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=instantiate(sampler),
                                     direction=self.direction, load_if_exists=True)
-        for trial in previous:
-            if not trial.state.is_finished():  # its process is gone: an interrupted earlier run
-                study.tell(trial.number, state=TrialState.FAIL)
         finished = sum(trial.state in FINISHED for trial in previous)
         log.info(f"Study {self.study_name} in {storage_path}: {finished} of {self.n_trials} trials finished before")
         return study
 
     @staticmethod
-    def tell(study: optuna.Study, trials: list[optuna.Trial], results) -> None:
+    def tell(study: optuna.Study, trials: list[optuna.Trial | FrozenTrial], results) -> None:
         """Record each trial's end: pruned trials told the study themselves; a failed job fails its trial and then
         stops the search with the job's error, as Hydra's basic sweeper does."""
         states = {trial.number: trial.state for trial in study.get_trials(deepcopy=False)}
@@ -201,9 +220,9 @@ class SearchSweeper(Sweeper):
             if states[trial.number].is_finished():
                 continue
             if result.status == JobStatus.COMPLETED:
-                study.tell(trial, float(result.return_value))
+                study.tell(trial.number, float(result.return_value))
             else:
-                study.tell(trial, state=TrialState.FAIL)
+                study.tell(trial.number, state=TrialState.FAIL)
         for result in results:
             _ = result.return_value  # raises the error of a failed job
 
