@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+NOTEBOOK_INSTALLED := $(VENV)/.notebook-installed
 DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
@@ -26,7 +27,7 @@ REPLICATES = $(if $(AUTO),hydra/sweeper=confirm hydra.sweeper.max_seeds=$(AUTO) 
 CONFIRM_BUDGET = $(if $(BUDGET),--budget $(BUDGET))
 
 .PHONY: help install data train sweep $(EXPERIMENTS) search best ablation compare confirm resume report samples \
-	tensorboard test bench gpu-check slurm-up slurm-down clean distclean
+	notebook tensorboard test bench gpu-check slurm-up slurm-down clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -98,6 +99,14 @@ report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<
 
 samples: data ## one training image per class, 5x2 grid: outputs/class_samples.png
 	$(PY) src/report.py --samples-only
+
+# The Jupyter packages are an extra (the base install stays lean): installed here, once.
+$(NOTEBOOK_INSTALLED): pyproject.toml | $(INSTALLED)
+	$(PY) -m pip install --quiet -e ".[notebook]"
+	touch $@
+
+notebook: data $(NOTEBOOK_INSTALLED) ## the sheet's Exercise 2 executed on the real data: outputs/notebooks/exercise2.html
+	$(PY) -m nbconvert --to html --execute notebooks/exercise2.ipynb --output-dir outputs/notebooks
 
 # SWEEP=<dir>: that sweep alone, its runs named from the job number, which TensorBoard's run table sorts as a number
 # (job 10 after 9); under outputs/ the names start with the sweep's folder and sort as text (10 between 1 and 2).

@@ -14,8 +14,8 @@ from omegaconf import DictConfig
 
 from fashionlab.config import ConfigError
 from fashionlab.resolvers import register_resolvers
-from fashionlab.resume import reopen_job_folder, resume_command
-from fashionlab.runfolder import CheckpointError, RunFolderError, checkpoint, checkpoint_config, record_interrupted
+from fashionlab.resume import resume_command
+from fashionlab.runfolder import CheckpointError, RunFolderError, record_interrupted
 from fashionlab.shutdown import (StoppedWhileSettingUp, ignore_sigint_in_workers, leave_interrupted,
                                  stop_on_sigterm_while_setting_up)
 from fashionlab.sweeps import JobFailed
@@ -28,7 +28,6 @@ def main(cfg: DictConfig) -> float:
     ignore_sigint_in_workers()
     stop_on_sigterm_while_setting_up()
     output_dir, overrides = Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task)
-    ckpt_path = None
     try:
         # The training stack (torch, Lightning: seconds to import) only now that a run really starts: --help, --cfg,
         # --info, a bad value, a bad resume= and bad sweep syntax are answered before this, by Hydra and
@@ -36,17 +35,9 @@ def main(cfg: DictConfig) -> float:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
         from fashionlab.data import DataError
-        from fashionlab.training import train
+        from fashionlab.training import task
 
-        if cfg.resume:  # the run continues with its own config, stored in its checkpoint
-            ckpt_path = checkpoint(cfg.resume)
-            cfg = checkpoint_config(ckpt_path)
-        elif HydraConfig.get().mode == RunMode.MULTIRUN:  # a sweep launched into its folder again continues
-            earlier = reopen_job_folder(output_dir, overrides)
-            if earlier.finished:
-                return earlier.best_val_acc
-            ckpt_path = earlier.checkpoint
-        return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
+        return task(cfg)
     except StoppedWhileSettingUp as stop:  # first: it may come before the names below are imported
         record_interrupted(output_dir, overrides)
         leave_interrupted(stop.code)

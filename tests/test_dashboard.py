@@ -1,6 +1,7 @@
 """Run folder names, and how tests read what TensorBoard shows of a run: its name, HPARAMS, CUSTOM SCALARS, scalars.
 
-The sweeps that these checks read are run by test_cli (SGD vs Adam) and test_report (make ablation)."""
+The sweeps that these checks read are run by test_notebook (SGD vs Adam, the notebook's sweep) and test_report (make
+ablation)."""
 
 import re
 from pathlib import Path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
@@ -20,7 +21,7 @@ from fashionlab.reporting.diagnosis import diagnose
 from fashionlab.reporting.figures import class_samples_figure, sweep_figure
 from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
 from fashionlab.reporting.selection import Selection, select, varying_overrides
-from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics
+from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics, read_summary
 from confirm import main as confirm_main
 from report import main as report_main
 from test_cli import run_cli
@@ -46,9 +47,12 @@ def sweep(tiny_data_dir, tmp_path_factory) -> Path:
     first epoch; job 6 crashed before the fit started (no summary.json, no metrics.csv).
     """
     folder = tmp_path_factory.mktemp("report") / "sweep"
+    # any lightning.Trainer argument is set without `+`, such as deterministic, which docs/reliability.md suggests
     result = run_cli("train.py", "-m", "optimizer=sgd,adam", "optimizer.lr=0.0003,0.0001", "data.batch_size=250",
-                     *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2", f"hydra.sweep.dir={folder}")
+                     *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2", "trainer.deterministic=true",
+                     f"hydra.sweep.dir={folder}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert all(OmegaConf.load(folder / job / ".hydra" / "config.yaml").trainer.deterministic is True for job in "0123")
     shutil.copytree(folder / "2", folder / "4")
     write_metrics(folder / "4" / "metrics.csv", [(1, 1.0, 0.9, 0.5, 0.99, 3e-4, 1.0),
                                                  (2, "nan", 0.1, "nan", 0.1, 3e-4, 2.0)], tail="3,0.5")
@@ -58,6 +62,28 @@ def sweep(tiny_data_dir, tmp_path_factory) -> Path:
     (folder / "5" / "summary.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: boom"}))
     shutil.copytree(folder / "1" / ".hydra", folder / "6" / ".hydra")
     return folder
+
+
+RUNS_CSV_TYPES = {"job": int, "seed": int, "split_seed": int, "best_epoch": int, "best_val_acc": float,
+                  "test_acc": float, "test_loss": float, "wall_seconds": float}  # the other columns are text
+
+
+def runs_csv(sweep: Path) -> dict[str, dict]:
+    """The sweep's runs.csv by job, every value parsed back to its type with the csv module (an empty cell: None) and
+    checked against the job's summary.json: what the summary holds, the row holds, as the same type."""
+    with open(sweep / "runs.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    parsed = {}
+    for row in rows:
+        values = {key: None if text == "" else RUNS_CSV_TYPES.get(key, str)(text) for key, text in row.items()}
+        summary = read_summary(sweep / row["job"]) or {}
+        held = {key: summary[key] for key in ("status", "best_val_acc", "best_epoch", "wall_seconds")
+                if summary.get(key) is not None}
+        held |= {f"platform.{key}": value for key, value in summary.get("platform", {}).items()}
+        assert {key: (values[key], type(values[key])) for key in held} == {
+            key: (value, type(value)) for key, value in held.items()}, f"job {row['job']}"
+        parsed[row["job"]] = values
+    return parsed
 
 
 def table(markdown: str, heading: str, index: int = 0) -> list[list[str]]:
@@ -114,6 +140,21 @@ def test_report_selects_on_validation_tests_once_and_lists_every_run(sweep, monk
     verdicts = {row[0]: row[-1] for row in table(markdown, "Over- and underfitting")}
     assert verdicts["4"] == "loss is NaN or infinite: training diverged"
     assert verdicts["5"] == verdicts["6"] == "no finished epoch"
+
+    # runs.csv: every job in job order, its configuration and what varies, the test numbers of the one tested run
+    rows = runs_csv(sweep)
+    assert list(rows) == [str(job) for job in range(7)]
+    assert {job: (row["status"], row["configuration"]) for job, row in rows.items()} == {
+        row[0]: (row[-1], row[1]) for row in runs}, "as the report's table of all runs says"
+    assert [(row["optimizer"], row["optimizer.lr"]) for row in rows.values()] == [
+        ("sgd", "0.0003"), ("sgd", "0.0001"), ("adam", "0.0003"), ("adam", "0.0001"), ("adam", "0.0003"),
+        ("sgd", "0.0003"), ("sgd", "0.0001")]
+    assert {job: (row["seed"], row["split_seed"]) for job, row in rows.items()} == {job: (0, 0) for job in rows}
+    assert rows["4"]["best_val_acc"] == 0.99 and rows["4"]["best_epoch"] == 1, "as the report reads metrics.csv"
+    assert [(rows[job]["best_val_acc"], rows[job]["best_epoch"], rows[job]["wall_seconds"]) for job in "56"] == [
+        (None, None, None)] * 2, "no epoch, no wall time recorded: empty cells"
+    assert {job: (row["test_acc"], row["test_loss"]) for job, row in rows.items() if row["test_acc"] is not None} == {
+        "2": (printed["test_acc"], json.loads((sweep / "test_metrics.json").read_text())["test/loss"])}
 
     # The test numbers are those of `python src/eval.py`, on the whole test set; eval.py prints them and writes them
     # into its run folder, and says nothing about training callbacks or srun
@@ -335,6 +376,11 @@ def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_
     assert printed["replicates"]["seeds"] == [0, 1, 2] and len(printed["replicates"]["test_acc"]) == 3
     rows = table(markdown, "Selected configuration")
     assert [row[0] for row in rows] == ["0", "1", "2", "**mean ± std**"]
+    rows = runs_csv(sweep)  # replicates: the seed in its own column, what varies besides it in its own
+    assert [(row["configuration"], row["optimizer"], row["seed"]) for row in rows.values()] == [
+        (f"optimizer={optimizer}", optimizer, seed) for optimizer in ("sgd", "adam") for seed in range(3)]
+    assert {job: row["test_acc"] for job, row in rows.items() if row["test_acc"] is not None} == {
+        entry["job"]: entry["test/acc"] for entry in stored["replicates"]}
 
     (verdict,) = printed["verdicts"]  # the runner-up is also the other group's best: one comparison
     assert verdict["role"] == "runner-up" and 0 <= verdict["p_superiority"] <= 1

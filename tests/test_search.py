@@ -20,6 +20,7 @@ from hydra_plugins.fashionlab_search.search_sweeper import override_value
 from test_cli import run_cli
 from test_reliability import read_rows
 from test_dashboard import hparams_of, tensorboard_runs
+from test_report import runs_csv
 
 # Adam at lr 0.5 reaches its best val acc on the tiny data in epoch 1 and falls back in epoch 2; at 1e-7 it stays at its
 # initial accuracy: forced behind. With this seed the sampler's random start draws the good rate for trials 0-2 and the
@@ -85,6 +86,16 @@ def test_search_continues_an_interrupted_trial_prunes_a_trial_behind_and_records
     pruned = summary(sweep / "3")
     assert (pruned["status"], pruned["pruned_epoch"], pruned["epochs_run"]) == ("pruned", 1, 1)
     assert len((sweep / "3" / "metrics.csv").read_text().splitlines()) == 2  # header and the one epoch it trained
+
+    # the report's runs.csv: the pruned trial has its row, the value each trial drew its column, and the study's
+    # bookkeeping overrides (search.trial, ...) none; test numbers for the three trials that drew lr 0.01, one
+    # configuration the report selects and tests replicate by replicate
+    write_report(sweep)
+    rows = runs_csv(sweep)
+    assert [(row["status"], row["optimizer.lr"]) for row in rows.values()] == [("completed", "0.01")] * 3 + [
+        ("pruned", "1e-07")]
+    assert [job for job, row in rows.items() if row["test_acc"] is not None] == ["0", "1", "2"]
+    assert not any(column.startswith("search.") for column in rows["0"])
 
 
 @pytest.mark.slow

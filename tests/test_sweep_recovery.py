@@ -15,12 +15,14 @@ from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
+from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.training import train
 from hydra_plugins.fashionlab_search.confirm_sweeper import Clock
 from report import main as report_main
 from test_cli import run_cli
 from test_reliability import read_rows
+from test_report import runs_csv
 
 JOBS, LRS = "012", ("0.01", "0.02", "0.03")
 
@@ -159,6 +161,9 @@ def test_parallel_jobs_stopped_while_setting_up_record_interrupted_and_a_resume_
     os.kill(process.pid, signal.SIGTERM)
     assert process.wait(timeout=30) == 143
     assert [summary(sweep / job).get("status") for job in JOBS] == ["interrupted", "interrupted", None]
+    write_report(sweep)  # nothing to select: the report lists each job as it stopped, and so does runs.csv
+    assert {job: (row["status"], row["best_val_acc"]) for job, row in runs_csv(sweep).items()} == {
+        "0": ("interrupted", None), "1": ("interrupted", None)}
 
     result = subprocess.run([sys.executable, "src/train.py", "-m", f"resume={sweep}"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)  # without PAUSE: no pause this time

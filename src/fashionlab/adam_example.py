@@ -1,4 +1,5 @@
-"""The sheet's Adam worked example (Exercise 1, task 4b), computed rather than typed into docs/concepts.md.
+"""The sheet's Adam worked example (Exercise 1, task 4b), computed rather than typed into docs/concepts.md, and the
+same step taken by torch.optim.Adam (the test suite and notebooks/exercise2.ipynb compare them).
 
 `python -m fashionlab.adam_example` rewrites the example's block in docs/concepts.md from these numbers.
 """
@@ -25,6 +26,26 @@ def adam_step(m_prev: float, v_prev: float, grad: float, beta1: float, beta2: fl
     m = beta1 * m_prev + (1 - beta1) * grad
     v = beta2 * v_prev + (1 - beta2) * grad ** 2
     return AdamStep(m, v, -alpha * m / (math.sqrt(v) + eps))
+
+
+STEPS_BEFORE = 5000  # torch_adam_step's moments are this many steps in: 1 - beta^t within 1e-6 of 1 for both betas
+
+
+def torch_adam_step(m_prev: float, v_prev: float, grad: float, beta1: float, beta2: float, alpha: float,
+                    eps: float) -> AdamStep:
+    """The same step taken by torch.optim.Adam itself (float64), its moments set to m_prev and v_prev STEPS_BEFORE
+    steps into training, where its bias correction is about 1."""
+    import torch  # here: the worked example and docs/concepts.md's block go without torch
+
+    weight = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+    optimizer = torch.optim.Adam([weight], lr=alpha, betas=(beta1, beta2), eps=eps)
+    optimizer.state[weight] = {"step": torch.tensor(float(STEPS_BEFORE)),
+                               "exp_avg": torch.tensor(m_prev, dtype=torch.float64),
+                               "exp_avg_sq": torch.tensor(v_prev, dtype=torch.float64)}
+    weight.grad = torch.tensor(grad, dtype=torch.float64)
+    optimizer.step()
+    state = optimizer.state[weight]
+    return AdamStep(state["exp_avg"].item(), state["exp_avg_sq"].item(), weight.item() - 1.0)
 
 
 def worked_example() -> str:

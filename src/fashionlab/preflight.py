@@ -1,8 +1,10 @@
-"""Hydra callbacks that answer bad input with one line and a non-zero exit before any folder is made: the config
-rules (fashionlab.config) for every run and every job of a grid, and the checkpoint a command is given."""
+"""Bad input answered before any folder is made: the checks of a run and of a sweep, which raise (fashionlab.api
+passes their errors on), and the Hydra callbacks of the entry points, which end the command with their one line and a
+non-zero exit: the config rules (fashionlab.config) for every run and every job of a grid, and the checkpoint a
+command is given."""
 
 import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -13,11 +15,34 @@ from fashionlab.runfolder import CheckpointError, checkpoint, checkpoint_config
 from fashionlab.sweeps import is_grid, sweep_configs
 
 
-def _checkpoint_or_exit(path: str | Path) -> None:
-    """A checkpoint this lab cannot open safely ends the command with one line, before anything is written."""
+def check_run(config: DictConfig) -> None:
+    """Raise ConfigError for a value against a rule, or for `resume=` given with other overrides, and CheckpointError
+    for a `resume=` run whose checkpoint this lab cannot open safely. `config`: as Hydra composes it, with its node."""
+    others = [o for o in config.hydra.overrides.task if not o.startswith("resume=")]
+    if config.resume and others:
+        raise ConfigError(f"resume={config.resume} takes no other overrides ({' '.join(others)}): "
+                          "a run continues with its own config")
+    check(config)
+    if config.resume:
+        checkpoint_config(checkpoint(config.resume))
+
+
+def check_sweep(config: DictConfig) -> None:
+    """Raise ConfigError for the first job of a grid whose config breaks a rule, every job checked before the first one
+    starts (a sequential sweep: its first round's jobs; it draws its seeds itself, so none may be given); a search
+    draws its trials as it goes and checks them itself (here: the sweep's own config)."""
+    seeds = [o for o in config.hydra.overrides.task if o.lstrip("+").startswith("seed=")]
+    if config.hydra.sweeper.get("max_seeds") is not None and seeds:
+        raise ConfigError(f"{seeds[0]}: not allowed with hydra.sweeper.max_seeds (SEEDS=auto), which draws fresh "
+                          f"seeds from hydra.sweeper.first_seed={config.hydra.sweeper.first_seed} on; drop it")
+    for job in sweep_configs(config) if is_grid(config) else [config]:
+        check(job)
+
+
+def _or_exit(checked: Callable[[Any], None], subject: Any) -> None:
     try:
-        checkpoint_config(path)
-    except CheckpointError as error:
+        checked(subject)
+    except (ConfigError, CheckpointError) as error:
         sys.exit(f"error: {error}")
 
 
@@ -28,28 +53,10 @@ class CheckConfig(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        others = [o for o in config.hydra.overrides.task if not o.startswith("resume=")]
-        if config.resume and others:
-            sys.exit(f"error: resume={config.resume} takes no other overrides ({' '.join(others)}): "
-                     "a run continues with its own config")
-        self._check_or_exit([config])
-        if config.resume:
-            _checkpoint_or_exit(checkpoint(config.resume))
+        _or_exit(check_run, config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        seeds = [o for o in config.hydra.overrides.task if o.lstrip("+").startswith("seed=")]
-        if config.hydra.sweeper.get("max_seeds") is not None and seeds:
-            sys.exit(f"error: {seeds[0]}: not allowed with hydra.sweeper.max_seeds (SEEDS=auto), which draws fresh "
-                     f"seeds from hydra.sweeper.first_seed={config.hydra.sweeper.first_seed} on; drop it")
-        self._check_or_exit(sweep_configs(config) if is_grid(config) else [config])
-
-    @staticmethod
-    def _check_or_exit(configs) -> None:
-        try:
-            for cfg in configs:
-                check(cfg)
-        except ConfigError as error:
-            sys.exit(f"error: {error}")
+        _or_exit(check_sweep, config)
 
 
 class CheckCheckpoint(Callback):
@@ -59,4 +66,4 @@ class CheckCheckpoint(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         if OmegaConf.is_missing(config, "ckpt_path"):
             sys.exit("error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt")
-        _checkpoint_or_exit(config.ckpt_path)
+        _or_exit(checkpoint_config, config.ckpt_path)

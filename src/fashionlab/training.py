@@ -1,15 +1,34 @@
-"""One training run, from its composed config to a fitted model in its run folder (src/train.py's work)."""
+"""One training run, from its composed config to a fitted model in its run folder: the task of src/train.py and of
+fashionlab.api."""
 
 from pathlib import Path
 
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.module import Classifier
-from fashionlab.monitor import ProgressBar, log_dashboard
-from fashionlab.runfolder import Status, record_status
+from fashionlab.monitor import log_dashboard, progress_bar
+from fashionlab.resume import reopen_job_folder
+from fashionlab.runfolder import Status, checkpoint, checkpoint_config, record_status
+
+
+def task(cfg: DictConfig) -> float:
+    """A run as Hydra launches it (src/train.py, or fashionlab.api in this process): continued from its checkpoint for
+    `resume=`, or, in a sweep launched into its folder again, kept when finished and continued when stopped (see
+    reopen_job_folder); else trained afresh. Returns the best validation accuracy, the objective for Hydra sweepers."""
+    ckpt_path = None
+    if cfg.resume:  # the run continues with its own config, stored in its checkpoint
+        ckpt_path = checkpoint(cfg.resume)
+        cfg = checkpoint_config(ckpt_path)
+    elif HydraConfig.get().mode == RunMode.MULTIRUN:
+        earlier = reopen_job_folder(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task))
+        if earlier.finished:
+            return earlier.best_val_acc
+        ckpt_path = earlier.checkpoint
+    return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
 
 
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
@@ -27,7 +46,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         logger = instantiate(cfg.logger)
         callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
         if cfg.trainer.enable_progress_bar:
-            callbacks.append(ProgressBar())  # in place of Lightning's own, which would show the logger's version
+            callbacks.append(progress_bar())  # in place of Lightning's own, which would show the logger's version
         trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
     except Exception as error:
         record_status(cfg.paths.output_dir, list(HydraConfig.get().overrides.task), Status.FAILED,

@@ -25,6 +25,7 @@ from fashionlab.reporting.figures import (class_samples_figure, confusion_figure
 from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
 from fashionlab.reporting.selection import Selection, select
 from fashionlab.reporting.study import load_search
+from fashionlab.reporting.table import write_runs_table
 
 CONFIRMS = "confirms.yaml"  # in a `make confirm` sweep: the sweep it confirms, and what it reran
 CONFIRMATIONS = "confirmations.yaml"  # in a sweep that was confirmed: the sweeps that reran its top configurations
@@ -157,6 +158,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
               "", "## Over- and underfitting", "", *md.fitting_table(runs, label), "", THRESHOLDS,
               *md.platform_lines(runs), "", "## The data", "", "![one training image per class](class_samples.png)", ""]
     (sweep / "report.md").write_text("\n".join(lines))
+    write_runs_table(sweep, runs, selection)
     if confirms is not None:
         link_back(confirms, sweep)
     return result

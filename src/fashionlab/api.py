@@ -1,0 +1,108 @@
+"""The lab from Python (a notebook): compose a config, train a run or a sweep in this process, load a finished sweep.
+
+The command line's own code and folders: `train` and `sweep` launch src/train.py's task through Hydra, as
+`python src/train.py` and `python src/train.py -m` do, into the same run and sweep folders under outputs/ (with
+Hydra's .hydra/ records, so `make report`, `make resume`, `make confirm` and TensorBoard take them as they take the
+command line's). A bad value raises ConfigError with the line the command line prints after `error: `, before any
+folder is made. torch and Lightning are imported once a run starts, the report's statistics once a sweep is loaded.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from fashionlab.config import register_resolvers
+from fashionlab.preflight import check_run, check_sweep
+from fashionlab.reporting import runs
+from fashionlab.reporting.runs import Run
+from fashionlab.resume import resume_command
+
+if TYPE_CHECKING:
+    from fashionlab.reporting.selection import Selection
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"  # the lab's conf/, src/train.py's (an editable install)
+
+
+@contextmanager
+def _hydra() -> Iterator:
+    """Hydra as src/train.py starts it (conf/, job name `train`, the lab's resolvers), for one call."""
+    register_resolvers()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="train"):
+        yield GlobalHydra.instance().hydra  # what hydra.main runs: Hydra offers no public way to launch in-process
+
+
+def _fit(cfg: DictConfig) -> float:
+    """The task Hydra launches: src/train.py's, in this process or (launcher=parallel) in a worker process."""
+    from fashionlab.training import task  # the training stack, once a run starts
+
+    register_resolvers()  # again: a worker process starts here
+    return task(cfg)
+
+
+def compose(*overrides: str) -> DictConfig:
+    """The config `python src/train.py <overrides>` runs with (without Hydra's own node; `paths.output_dir` is set
+    when a run starts). Raises ConfigError for a value the lab refuses, Hydra's own error for an unknown key or option.
+    """
+    with _hydra() as hydra:
+        cfg = hydra.compose_config("train", list(overrides), run_mode=RunMode.RUN)
+    check_run(cfg)
+    HydraConfig.instance().set_config(cfg)  # `${hydra:...}` values (choices.optimizer) resolve as in a run
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def train(*overrides: str) -> Run:
+    """`python src/train.py <overrides>` in this process: one run into a new folder outputs/runs/<date>/<time>
+    (`hydra.run.dir=` chooses another), or `resume=<run folder>` continued in its own. Returns the run as the report
+    reads it: `path`, `status`, `history` (metrics.csv, one list per column), `best_val_acc`, `best_epoch`,
+    `checkpoint` (the best epoch's, to evaluate once). A run that fails raises its error after recording it."""
+    arguments = resume_command(["train", *overrides])[1:]  # resume=: hydra.run.dir is the run's own folder
+    with _hydra() as hydra:
+        check_run(hydra.compose_config("train", arguments, run_mode=RunMode.RUN))
+        job = hydra.run("train", _fit, arguments)
+    return runs.load_run(Path(job.hydra_cfg.hydra.runtime.output_dir))
+
+
+def sweep(*overrides: str) -> "Sweep":
+    """`python src/train.py -m <overrides>` in this process, e.g. sweep("optimizer=sgd,adam"): every job of a grid
+    checked first, then run one after another (or as `launcher=` says) into a new folder
+    outputs/multirun/<date>/<time> (`hydra.sweep.dir=` chooses another); `resume=<sweep folder>` continues one.
+    Returns the finished sweep, as load_sweep reads it."""
+    arguments = resume_command(["train", "-m", *overrides])[2:]  # resume=: the sweep's own command, into its folder
+    with _hydra() as hydra:
+        config = hydra.compose_config("train", arguments, run_mode=RunMode.MULTIRUN)
+        check_sweep(config)
+        folder = Path(config.hydra.sweep.dir)  # a time, resolved once: the launch below goes into this folder
+        if not any(argument.startswith("hydra.sweep.dir=") for argument in arguments):
+            arguments.append(f"hydra.sweep.dir={folder}")
+        hydra.multirun("train", _fit, arguments)
+    return load_sweep(folder)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep as its report reads it: its runs in job order, and the selection (fashionlab.reporting.selection):
+    `configurations` by mean best val acc, `selected` (its `best_run` is the model to use), `verdicts` against the
+    runner-up and the best of each other group. `folder/runs.csv`, once the report has run, holds one row per run."""
+
+    folder: Path
+    runs: list[Run]
+    selection: "Selection"
+
+
+def load_sweep(folder: str | Path) -> Sweep:
+    """A finished (or stopped) sweep folder, outputs/multirun/<date>/<time>; ReportError, saying what a sweep folder
+    holds, for a folder that is none."""
+    from fashionlab.reporting.selection import select  # scipy: only once a sweep is read
+
+    found = runs.load_sweep(Path(folder))
+    return Sweep(Path(folder), found, select(found))
