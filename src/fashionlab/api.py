@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from fashionlab.config import register_resolvers
+from fashionlab.resolvers import register_resolvers
 from fashionlab.preflight import check_run, check_sweep
 from fashionlab.reporting import runs
 from fashionlab.reporting.runs import Run
