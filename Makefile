@@ -21,7 +21,9 @@ $(if $(filter-out $(shell echo '$(SEEDS)' | grep -xE '[1-9][0-9]*|auto(:([2-9]|[
 $(if $(filter-out $(shell echo '$(BUDGET)' | grep -xE '[0-9]*\.?[0-9]+' | grep -vxE '[0.]*'),$(BUDGET)),\
   $(call refuse,BUDGET,a number of minutes > 0))
 AUTO := $(patsubst auto:%,%,$(patsubst auto,auto:20,$(filter auto auto:%,$(SEEDS))))
-$(if $(and $(BUDGET),$(if $(AUTO),,x)),$(call refuse,BUDGET,used with SEEDS=auto only: a fixed number of seeds runs them all))
+# make compare's seeds are auto unless SEEDS says otherwise
+$(if $(and $(BUDGET),$(if $(or $(AUTO),$(and $(filter compare,$(MAKECMDGOALS)),$(if $(SEEDS),,x))),,x)),\
+  $(call refuse,BUDGET,used with SEEDS=auto only: a fixed number of seeds runs them all))
 REPLICATES = $(if $(AUTO),hydra/sweeper=confirm hydra.sweeper.max_seeds=$(AUTO) $(if $(BUDGET),hydra.sweeper.budget_minutes=$(BUDGET)),\
   $(if $(SEEDS),seed=$(shell seq -s, 0 $$(($(SEEDS) - 1)))))
 CONFIRM_BUDGET = $(if $(BUDGET),--budget $(BUDGET))
