@@ -26,9 +26,9 @@ def main(cfg: DictConfig) -> float:
     """Returns the best validation accuracy, the objective for Hydra sweepers."""
     register_resolvers()  # again: a sweep's worker process starts here, not in the block below
     ignore_sigint_in_workers()
-    stop_on_sigterm_while_setting_up()
     output_dir, overrides = Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task)
     try:
+        stop_on_sigterm_while_setting_up()
         # The training stack (torch, Lightning: seconds to import) only now that a run really starts: --help, --cfg,
         # --info, a bad value, a bad resume= and bad sweep syntax are answered before this, by Hydra and
         # fashionlab.preflight, in about a second.

@@ -1,6 +1,7 @@
 """launcher=slurm on a real single-node Slurm cluster, started by scripts/slurm_cluster.sh (skipped, with the script's
-reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, Ctrl-C and preemption, a
-time limit and the cap on requeues, a search with two trials at a time, a sweep resumed."""
+reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, a job cancelled while it
+starts, Ctrl-C and preemption, a time limit and the cap on requeues, a search with two trials at a time, a sweep
+resumed."""
 
 import fcntl
 import json
@@ -120,6 +121,36 @@ def test_a_submission_slurm_refuses_ends_in_one_line_quoting_sbatch(tiny_data_di
     assert submitted(sweep) == [] and not (sweep / "0").exists()
 
 
+def submitit_log(sweep: Path) -> str:
+    return "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_log.err"))
+
+
+def read_when_written(fifo: Path) -> None:
+    """Waits until a job opens the FIFO to write it, then reads what it writes, so that the job goes on."""
+    subprocess.run(["cat", str(fifo)], capture_output=True, timeout=180, check=True)
+
+
+def test_a_job_cancelled_while_the_launcher_sets_it_up_records_interrupted(tiny_data_dir, sweep):
+    """scancel between submitit installing its handlers and the run listening to SIGTERM (the job composing its
+    config, Hydra making its folder): submitit only logs a SIGTERM there, so the job used to train on until Slurm
+    killed it (KillWait, 30 s), its run left `running`. Two of the files Hydra writes into the job folder are FIFOs
+    here: the job waits at the second until the test reads it, so the signal comes in that window every time."""
+    hydra_dir = sweep / "0" / ".hydra"
+    hydra_dir.mkdir(parents=True)
+    for name in ("config.yaml", "hydra.yaml"):
+        os.mkfifo(hydra_dir / name)
+    process = start(sweep, *tiny_overrides(tiny_data_dir), "trainer.max_epochs=300")
+    read_when_written(hydra_dir / "config.yaml")  # the job is in Hydra's hands, and waits to write hydra.yaml
+    subprocess.run(["scancel", *submitted(sweep)], check=True, timeout=30)
+    wait_until(lambda: "CANCELLED AT" in submitit_log(sweep), "slurmstepd signalled the job", seconds=60)
+    read_when_written(hydra_dir / "hydra.yaml")
+    wait_until(lambda: summary(sweep / "0").get("status") == "interrupted", "the job recorded interrupted",
+               seconds=25)  # before Slurm's KillWait: a job that ignored the signal is then still `running`
+    assert "Bypassing signal SIGTERM" not in submitit_log(sweep), "the signal was acted on, not ignored"
+    process.kill()  # the submitting command would wait 15 s more for a result (submitit), then end in one line
+    process.wait()
+
+
 @pytest.mark.slow  # about 2 minutes: a requeue, Ctrl-C, then the rest of the sweep
 def test_preempted_job_continues_ctrl_c_cancels_the_sweep_and_resume_submits_only_unfinished_jobs(tiny_data_dir,
                                                                                                    sweep):
@@ -164,7 +195,7 @@ def test_a_job_at_its_time_limit_is_requeued_and_completes_from_last_ckpt(tiny_d
     job = sweep / "0"
     assert summary(job)["status"] == "completed"
     assert epochs(job) == list(range(1, 401)), "one continuous metrics.csv"
-    log = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_log.err"))
+    log = submitit_log(sweep)
     assert "Caught signal SIGUSR2" in log and "Restored all states from the checkpoint" in log
     assert "SLURM auto-requeueing enabled" not in log, "Lightning's requeue stays off"
     assert len(list(events_folder(job).glob("events.out.tfevents.*"))) >= 2, "the same TensorBoard run continued"

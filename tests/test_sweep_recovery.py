@@ -17,6 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint_config, events_folder
+from fashionlab.shutdown import StoppedWhileSettingUp, hold_sigterm, stop_on_sigterm_while_setting_up
 from fashionlab.training import train
 from hydra_plugins.fashionlab_search.confirm_sweeper import Clock
 from report import main as report_main
@@ -219,3 +220,16 @@ def test_sequential_budget_starts_no_round_that_would_end_past_it():
     clock.ran(jobs=0, seconds=3.0)  # a replayed round: finished jobs, not launched again, say nothing of speed
     assert not clock.over(upcoming_jobs=5) and clock.over(upcoming_jobs=7)  # 25 s and 35 s against 30 s
     assert not Clock(budget_minutes=None).over(upcoming_jobs=10 ** 6)
+
+
+def test_a_sigterm_held_while_a_slurm_job_starts_stops_its_run_as_soon_as_it_listens():
+    """launcher=slurm's jobs start holding SIGTERM (a real cluster: test_slurm.py); this part needs no cluster."""
+    default = signal.getsignal(signal.SIGTERM)
+    try:
+        hold_sigterm()
+        os.kill(os.getpid(), signal.SIGTERM)  # noted, not acted on: the launcher's and Hydra's code go on
+        with pytest.raises(StoppedWhileSettingUp) as stop:
+            stop_on_sigterm_while_setting_up()
+        assert stop.value.code == 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, default)

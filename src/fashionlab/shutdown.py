@@ -121,18 +121,36 @@ class StoppedWhileSettingUp(SystemExit):
     no `except Exception` on the way (Hydra's instantiate, a failed-run record) takes it for a failure."""
 
 
+class HeldSigterm:
+    """A SIGTERM handler for a Slurm job's start, in the launcher's and Hydra's code, before the run can record
+    anything: it notes the signal, and stop_on_sigterm_while_setting_up acts on it once the run listens. submitit's
+    own handler there only logs it, and the job trained on until Slurm killed it, its run left `running`."""
+
+    def __init__(self) -> None:
+        self.came = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.came = True
+
+
+def hold_sigterm() -> None:
+    signal.signal(signal.SIGTERM, HeldSigterm())
+
+
 def stop_on_sigterm_while_setting_up() -> None:
     """A SIGTERM that comes before Lightning listens for it (the run still importing the training stack, loading data
-    or building its objects, as when a sweep's parent stops a worker that just took a job) raises
-    StoppedWhileSettingUp at once, so the run is recorded `interrupted` instead of its process vanishing without a
-    word. Once Lightning's handler is in place it calls this one too, after its own: then Lightning stops the run at
-    its next batch, and this one leaves it to it."""
+    or building its objects, as when a sweep's parent stops a worker that just took a job), or that a HeldSigterm
+    noted, raises StoppedWhileSettingUp at once, so the run is recorded `interrupted` instead of its process
+    vanishing without a word. Once Lightning's handler is in place it calls this one too, after its own: then
+    Lightning stops the run at its next batch, and this one leaves it to it."""
 
     def stop(signum: int, frame: Any) -> None:
         if signal.getsignal(signal.SIGTERM) is stop:
             raise StoppedWhileSettingUp(128 + signum)
 
-    signal.signal(signal.SIGTERM, stop)
+    earlier = signal.signal(signal.SIGTERM, stop)
+    if isinstance(earlier, HeldSigterm) and earlier.came:
+        raise StoppedWhileSettingUp(128 + signal.SIGTERM)
 
 
 def leave_interrupted(code: int) -> None:

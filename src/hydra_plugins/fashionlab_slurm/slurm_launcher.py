@@ -19,6 +19,7 @@ from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from fashionlab.resume import EarlierRun
 from fashionlab.runfolder import read_summary
+from fashionlab.shutdown import hold_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
     def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, *args: Any) -> JobReturn:
         """Runs in the Slurm job, under its number in the sweep."""
+        hold_sigterm()  # until the run listens (src/train.py), where submitit's handler would ignore a SIGTERM
         requeue = signal.getsignal(signal.SIGUSR2)  # submitit's handler of the time-limit signal
         if callable(requeue):
             signal.signal(signal.SIGUSR2, partial(at_time_limit, requeue))
