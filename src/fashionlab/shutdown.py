@@ -124,7 +124,7 @@ class StoppedWhileSettingUp(SystemExit):
 class HeldSigterm:
     """A SIGTERM handler for a Slurm job's start, in the launcher's and Hydra's code, before the run can record
     anything: it notes the signal, and stop_on_sigterm_while_setting_up acts on it once the run listens. submitit's
-    own handler there only logs it, and the job trained on until Slurm killed it, its run left `running`."""
+    own handler would only log it, and the job would train on until Slurm kills it, its run left `running`."""
 
     def __init__(self) -> None:
         self.came = False
@@ -134,6 +134,7 @@ class HeldSigterm:
 
 
 def hold_sigterm() -> None:
+    """Called first thing in a Slurm job by launcher=slurm (HeldSigterm says why)."""
     signal.signal(signal.SIGTERM, HeldSigterm())
 
 
