@@ -58,7 +58,7 @@ lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
 optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
 grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
 search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
-best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (about 22 min on 2 cores)
+best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (2 cores: 22 min with native bf16, about 36 without; docs/best_mlp.md)
 ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
 compare: ## SGD, momentum, Adam, RMSprop, AdamW: each one's lr tuned on validation, its best rerun over seeds until decided (SEEDS=auto)
 
