@@ -73,11 +73,15 @@ sweep $(EXPERIMENTS) best ablation: data
 	$(PY) src/train.py -m $(SWEEP_OVERRIDES) $(REPLICATES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) src/report.py $$dir && exit $$status
 
-# DeepOBS's protocol: tune each optimizer's lr on validation (one run each), then rerun each one's best over fresh seeds.
+# DeepOBS's protocol: tune each optimizer's lr on validation (one run each), then rerun each one's best over fresh seeds,
+# added until decided; its rounds stop at 25 minutes unless BUDGET says otherwise (the tuning takes about 21 min on
+# 2 cores: docs/compare.md).
+COMPARE_BUDGET := 25
 compare: data
 	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
 	$(PY) src/train.py -m experiment=compare hydra.sweep.dir=$$dir $(ARGS) && $(PY) src/report.py $$dir && \
-	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),auto) $(CONFIRM_BUDGET)
+	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),auto) \
+	  $(if $(filter auto auto:%,$(or $(SEEDS),auto)),--budget $(or $(BUDGET),$(COMPARE_BUDGET)))
 
 confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5|auto]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5|auto]" >&2; exit 2; }

@@ -13,6 +13,7 @@ from scipy import stats as scipy_stats
 from fashionlab.runfolder import METRIC_COLUMNS
 from fashionlab.reporting.decisions import BETTER, EQUIVALENT, Plan, compare_with_winner, simulate
 from fashionlab.reporting.markdown import configurations_table
+from fashionlab.reporting.markdown import interval as interval_text
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import select
 from fashionlab.reporting.stats import describe, sequential_levels
@@ -48,6 +49,8 @@ def test_welch_tost_and_mann_whitney_on_a_worked_example():
     _, (_, apart), more = compare_with_winner([[0.89, 0.90, 0.91], [0.86, 0.87, 0.88]], Plan.fixed(3), 0)
     assert apart.verdict == "better" and apart.p_superiority == 1.0 and more == [False, False]
     assert json.dumps(vars(apart)), "numbers and words only, for the printed JSON"
+    assert interval_text(apart.better_interval) == "[+0.73 pp, +5.27 pp]"  # 3 pp ± t(0.975, 4) · 0.816 pp
+    assert interval_text((-1200.0, 1200.0)) == "wider than ±100 pp", "an early look's vacuous interval"
 
 
 def test_describe_gives_the_t_interval_of_the_mean_and_nothing_it_cannot_know():

@@ -23,7 +23,7 @@ def record_look(record: dict, selection: Selection, seeds: dict[frozenset, int],
     next (configurations named by their overrides as `seeds` and `going` key them)."""
     label = {frozenset(c.overrides): c.label for c in selection.configurations}.get
     record["looks"].append({
-        "look": selection.look + 1, "planned": ", ".join(f"{label(key)}: {n}" for key, n in seeds.items()),
+        "look": selection.look + 1, "planned": seeds_text({label(key): n for key, n in seeds.items()}),
         "winner": selection.selected.label if selection.selected else None,
         "comparisons": [{"against": v.other.label, "n": f"{v.winner.sample.n} vs {v.other.sample.n}",
                          "difference": v.comparison.difference, "better_interval": list(v.comparison.better_interval),
@@ -31,6 +31,12 @@ def record_look(record: dict, selection: Selection, seeds: dict[frozenset, int],
                          "verdict": v.comparison.verdict} for v in selection.verdicts],
         "next": [label(key) for key in going]})
     record.update(seeds_spent=sum(seeds.values()), stopped=stopped)
+
+
+def seeds_text(seeds: dict[str, int]) -> str:
+    """`3 each`, or each configuration's count where they differ."""
+    counts = set(seeds.values())
+    return f"{counts.pop()} each" if len(counts) == 1 else ", ".join(f"{label}: {n}" for label, n in seeds.items())
 
 
 def write_record(sweep: Path, record: dict) -> None:

@@ -94,7 +94,11 @@ def verdict_cell(verdict: Verdict, margin: float) -> str:
 
 
 def interval(bounds: tuple[float, float]) -> str:
-    return "–" if not math.isfinite(bounds[0]) else f"[{pp(bounds[0])}, {pp(bounds[1])}]"
+    """An interval of a difference of accuracies; one wider than the whole scale (an early look's strict level on
+    few seeds) says so instead of printing thousands of points."""
+    if not math.isfinite(bounds[0]):
+        return "–"
+    return "wider than ±100 pp" if bounds[1] - bounds[0] > 2 else f"[{pp(bounds[0])}, {pp(bounds[1])}]"
 
 
 def abs_pp(value: float) -> str:
