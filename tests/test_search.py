@@ -88,11 +88,11 @@ def test_search_continues_an_interrupted_trial_prunes_a_trial_behind_and_records
     assert len((sweep / "3" / "metrics.csv").read_text().splitlines()) == 2  # header and the one epoch it trained
 
     # the report's runs.csv: the pruned trial has its row, the value each trial drew its column, and the study's
-    # bookkeeping overrides (search.trial, ...) none; test numbers for the three trials that drew lr 0.01, one
+    # bookkeeping overrides (search.trial, ...) none; test numbers for the three trials that drew lr 0.5, one
     # configuration the report selects and tests replicate by replicate
     write_report(sweep)
     rows = runs_csv(sweep)
-    assert [(row["status"], row["optimizer.lr"]) for row in rows.values()] == [("completed", "0.01")] * 3 + [
+    assert [(row["status"], row["optimizer.lr"]) for row in rows.values()] == [("completed", "0.5")] * 3 + [
         ("pruned", "1e-07")]
     assert [job for job, row in rows.items() if row["test_acc"] is not None] == ["0", "1", "2"]
     assert not any(column.startswith("search.") for column in rows["0"])
