@@ -195,7 +195,7 @@ def group_table(configurations: list[Configuration], threshold: float) -> list[s
         hits = [hit for hit in (epochs_to(run, threshold) for run in c.drawn) if hit]
         if not hits:
             return "not reached"
-        text = f"{statistics.fmean(h[0] for h in hits):g} ({statistics.fmean(h[1] for h in hits):.0f} s)"
+        text = f"{statistics.fmean(h[0] for h in hits):.3g} ({statistics.fmean(h[1] for h in hits):.0f} s)"
         return text if len(hits) == len(c.drawn) == 1 else f"{text}, {len(hits)} of {len(c.drawn)}"
 
     rows = {
