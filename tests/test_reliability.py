@@ -226,7 +226,10 @@ def wait_for_epochs(run: Path, epochs: int, process: subprocess.Popen) -> None:
     pytest.fail(f"the run did not reach {epochs} epochs while running")
 
 
-@pytest.mark.parametrize("sent, exit_code", [(signal.SIGINT, 1), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sent, exit_code", [
+    (signal.SIGINT, 1),
+    # a SIGTERM's interrupted job, last.ckpt and resume: also test_sweep_recovery's sequential sweep, in the default run
+    pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)])
 def test_interrupt_leaves_checkpoint_logs_and_status(tiny_data_dir, tmp_path, sent, exit_code):
     run = tmp_path / "run"
     process = start_run(tiny_data_dir, run, epochs=500)

@@ -3,6 +3,7 @@ continues it, keeping completed jobs, continuing interrupted ones and running th
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
+from fashionlab import api
 from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.shutdown import StoppedWhileSettingUp, hold_sigterm, stop_on_sigterm_while_setting_up
@@ -99,7 +101,8 @@ SUBMITIT = ("hydra/launcher=submitit_local",)  # submitit's job processes; a rea
 
 
 @pytest.mark.parametrize("launcher, sent, to_group, exit_code", [
-    pytest.param(PARALLEL, signal.SIGTERM, False, 143, id="parallel-sigterm-to-parent"),
+    # a SIGTERM to a parallel sweep's parent, and its resume, are also in the default run's setting-up test below
+    pytest.param(PARALLEL, signal.SIGTERM, False, 143, id="parallel-sigterm-to-parent", marks=pytest.mark.slow),
     pytest.param(PARALLEL, signal.SIGINT, True, 130, id="parallel-ctrl-c"),
     # three job processes at once, twice: about 40 s on 2 cores, so kept out of the default run
     pytest.param(SUBMITIT, signal.SIGTERM, False, 143, id="submitit_local-sigterm-to-parent",
@@ -171,6 +174,8 @@ def test_parallel_jobs_stopped_while_setting_up_record_interrupted_and_a_resume_
     assert result.returncode == 0, result.stderr[-3000:]
     assert [summary(sweep / job)["status"] for job in JOBS] == ["completed"] * 3
     assert all(rows(sweep / job) == 2 for job in JOBS)
+    threads = {checkpoint_config(sweep / job / "checkpoints" / "last.ckpt").omp_threads for job in JOBS}
+    assert threads == {str(max(cpu_count() // 2, 1))}, "each of the n_jobs workers gets its share of the cores"
 
 
 def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_reports_its_trail(tiny_data_dir,
@@ -192,6 +197,7 @@ def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_re
     assert [c["verdict"] for c in record["looks"][0]["comparisons"]] == ["undecided"]
     assert [summary(sweep / job).get("status") for job in ("6", "7", "8")] == ["completed", "interrupted", None]
 
+    shutil.rmtree(sweep / "4")  # a job of round 1 lost: the replay launches it again before it decides
     result = run_cli("train.py", "-m", f"resume={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((sweep / "sequential.json").read_text())
@@ -209,6 +215,9 @@ def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_re
     assert [line.split("|")[1].strip() for line in trail.splitlines() if line.startswith("| ") and "---" not in line][1:] \
         == ["1", "2"], "one row per look"
     assert "Seeds spent: 10 in all; a fixed design at the plan's maximum would have run 2 × 5 = 10." in trail
+    loaded = api.load_sweep(sweep).selection  # from Python, the same plan, look and verdicts as the report
+    assert (loaded.plan.looks, loaded.look) == ((3, 5), 1)
+    assert [v.comparison.verdict for v in loaded.verdicts] == ["undecided"]
 
 
 def test_sequential_budget_starts_no_round_that_would_end_past_it():

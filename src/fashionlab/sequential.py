@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from fashionlab.reporting.decisions import Plan
-from fashionlab.reporting.selection import Selection
+from fashionlab.reporting.runs import Run
+from fashionlab.reporting.selection import Selection, select
 from fashionlab.runfolder import write_json
 
 RECORD = "sequential.json"
@@ -53,3 +54,9 @@ def plan_of(record: dict) -> tuple[Plan, int]:
     """The record's plan and the look the report decides at: the last one taken (the first before any)."""
     plan = Plan(record["plan"]["margin"], tuple(record["plan"]["looks"]), record["plan"]["alpha"])
     return plan, max(len(record["looks"]) - 1, 0)
+
+
+def select_as_reported(runs: list[Run], record: dict | None) -> Selection:
+    """The selection the report decides with: at a sequential sweep's plan and last look, else the fixed design's one
+    look. The report and fashionlab.api.load_sweep both take it from here, so their verdicts agree."""
+    return select(runs, *plan_of(record)) if record else select(runs)

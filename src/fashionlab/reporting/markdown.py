@@ -123,6 +123,8 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
     plan, m = selection.plan, len(selection.verdicts) + 1
     better_alpha, equivalent_alpha = plan.levels(selection.look, m)
     pairs = m * (m - 1) // 2
+    sharing = ("its one pair of configurations gets the whole error rate" if pairs == 1 else
+               f"each of the {pairs} pairs of the {m} configurations gets an equal share of the error rate (Bonferroni)")
     looks = len(plan.looks)
     design = (f"look {selection.look + 1} of {looks} of a sequential plan ({', '.join(map(str, plan.looks))} seeds per "
               "configuration), its error rates spent O'Brien–Fleming-style over the looks (Lan–DeMets)"
@@ -132,8 +134,7 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
              f"±{abs_pp(plan.margin)} (`report.margin`; the equivalence interval inside it: two one-sided tests), "
              "else **undecided**, with the replicates that would decide it. Welch's t (unequal variances) and "
              "P(selected > other), the share of replicate pairs in which the selected one is higher (Mann–Whitney "
-             f"U / n₁n₂). The selected configuration was picked from these same runs, so each of the {pairs} pair"
-             f"{'s' * (pairs > 1)} of the {m} configurations gets an equal share of the error rate (Bonferroni): "
+             f"U / n₁n₂). The selected configuration was picked from these same runs, so {sharing}: "
              f"\"better\" at two-sided level {better_alpha:.3g}, each equivalence test at one-sided "
              f"{equivalent_alpha:.3g}, so that a false \"better\" and a false \"equivalent\" each stay at or below "
              f"{plan.alpha:.0%}; {design}.", "",

@@ -16,14 +16,14 @@ from omegaconf import OmegaConf
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.runfolder import write_json
-from fashionlab.sequential import plan_of, read_record
+from fashionlab.sequential import read_record, select_as_reported
 from fashionlab.reporting import markdown as md
 from fashionlab.reporting.aggregates import write_aggregates
 from fashionlab.reporting.diagnosis import THRESHOLDS
 from fashionlab.reporting.figures import (class_samples_figure, confusion_figure, curves_figure, importance_figure,
                                           progress_figure, save, sweep_figure)
 from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
-from fashionlab.reporting.selection import Selection, select
+from fashionlab.reporting.selection import Selection
 from fashionlab.reporting.study import load_search
 from fashionlab.reporting.table import write_runs_table
 
@@ -91,7 +91,7 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     runs = load_sweep(sweep)
     x_axes, lr_panel = report_settings(runs)
     record = read_record(sweep)
-    selection = select(runs, *plan_of(record)) if record else select(runs)
+    selection = select_as_reported(runs, record)
     label = {run.name: c.label for c in selection.configurations for run in c.runs}
     confirms, confirmations = linked_sweeps(sweep)
     completed = sum(run.status == "completed" for run in runs)
