@@ -11,6 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from conftest import ROOT
+from fashionlab import api
+from fashionlab.config import ConfigError
 from fashionlab.preflight import CheckCheckpoint
 from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
@@ -106,3 +108,13 @@ def test_eval_without_a_checkpoint_says_what_to_pass():
     with pytest.raises(SystemExit) as refused:
         CheckCheckpoint().on_run_start(cfg)  # as Hydra calls it, before the output folder is made
     assert refused.value.code == "error: ckpt_path is missing: pass ckpt_path=<run folder>/checkpoints/best.ckpt"
+
+
+def test_resuming_a_finished_run_is_one_line_and_leaves_its_folder_as_it_was(trained):
+    before = {path: path.read_bytes() for path in trained.rglob("*") if path.is_file()}
+    with pytest.raises(ConfigError) as refused:
+        api.train(f"resume={trained}")
+    assert str(refused.value) == (f"resume={trained}: not allowed, the run has finished (completed after 1 epochs); "
+                                  "resume= continues an interrupted run: for more epochs, train a new run with a "
+                                  "higher trainer.max_epochs")
+    assert {path: path.read_bytes() for path in trained.rglob("*") if path.is_file()} == before

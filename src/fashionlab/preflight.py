@@ -11,13 +11,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.config import ConfigError, check
-from fashionlab.runfolder import CheckpointError, checkpoint, checkpoint_config
+from fashionlab.runfolder import FINISHED, CheckpointError, checkpoint, checkpoint_config, read_summary
 from fashionlab.sweeps import is_grid, sweep_configs
 
 
 def check_run(config: DictConfig) -> None:
-    """Raise ConfigError for a value against a rule, or for `resume=` given with other overrides, and CheckpointError
-    for a `resume=` run whose checkpoint this lab cannot open safely. `config`: as Hydra composes it, with its node."""
+    """Raise ConfigError for a value against a rule, or for `resume=` given with other overrides or of a run that has
+    finished, and CheckpointError for a `resume=` run whose checkpoint this lab cannot open safely. `config`: as Hydra composes it, with its node."""
     others = [o for o in config.hydra.overrides.task if not o.startswith("resume=")]
     if config.resume and others:
         raise ConfigError(f"resume={config.resume} takes no other overrides ({' '.join(others)}): "
@@ -25,6 +25,11 @@ def check_run(config: DictConfig) -> None:
     check(config)
     if config.resume:
         checkpoint_config(checkpoint(config.resume))
+        summary = read_summary(config.resume)
+        if summary is not None and summary.get("status") in FINISHED:  # Lightning would fit no epoch and return
+            raise ConfigError(f"resume={config.resume}: not allowed, the run has finished ({summary['status']} after "
+                              f"{summary.get('epochs_run')} epochs); resume= continues an interrupted run: for more "
+                              "epochs, train a new run with a higher trainer.max_epochs")
 
 
 def check_sweep(config: DictConfig) -> None:
