@@ -17,6 +17,7 @@ from fashionlab.monitor import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
 from fashionlab.preflight import CheckConfig
 from fashionlab.resume import resume_command
+from fashionlab.runfolder import Status, record_status
 from fashionlab.training import train
 
 OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.yaml"))
@@ -78,10 +79,12 @@ def test_gpu_check_without_cuda_says_so_and_succeeds(capsys):
 def test_every_command_of_the_gpu_check_composes_and_passes_the_pre_flight_checks(compose_train, tmp_path):
     out = tmp_path / "gpu_check"
     runs = gpu_check.commands(out)
-    # `resumed` continues the folder of `interrupted`: here a 1-epoch run of it on the CPU, over the tiny data
+    # `resumed` continues the folder of `interrupted`: here a 1-epoch run of it on the CPU, over the tiny data, then
+    # recorded as the check's SIGTERM leaves it (resume= refuses a finished run)
     interrupted = compose_train(*runs["interrupted"], "trainer.max_epochs=1")
     interrupted.paths.output_dir = str(out / "resume")
     train(interrupted)
+    record_status(out / "resume", runs["interrupted"], Status.INTERRUPTED)
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         for name, overrides in runs.items():
