@@ -1,5 +1,6 @@
 """`make confirm`: rerun the top configurations of a finished sweep (grid, search, ablation) over fresh seeds, as one
-new sweep of the confirm sweeper (hydra/sweeper=confirm), whose report then says which is better, which are equivalent and which are undecided.
+new sweep of the confirm sweeper (hydra/sweeper=confirm), whose report then says which is better, which are
+equivalent and which are undecided.
 
 Fresh seeds: the confirmation starts after the highest seed the sweep used, so the run that won the selection does
 not count toward its own confirmation (its luck is what the confirmation must not inherit).

@@ -11,7 +11,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.config import ConfigError, check
-from fashionlab.runfolder import FINISHED, CheckpointError, checkpoint, checkpoint_config, read_summary
+from fashionlab.runfolder import CheckpointError, checkpoint, checkpoint_config, has_finished, read_summary
 from fashionlab.sweeps import is_grid, sweep_configs
 
 
@@ -26,7 +26,7 @@ def check_run(config: DictConfig) -> None:
     if config.resume:
         checkpoint_config(checkpoint(config.resume))
         summary = read_summary(config.resume)
-        if summary is not None and summary.get("status") in FINISHED:  # Lightning would fit no epoch and return
+        if has_finished(summary):  # Lightning would fit no epoch and return
             raise ConfigError(f"resume={config.resume}: not allowed, the run has finished ({summary['status']} after "
                               f"{summary.get('epochs_run')} epochs); resume= continues an interrupted run: for more "
                               "epochs, train a new run with a higher trainer.max_epochs")

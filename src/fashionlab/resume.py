@@ -10,7 +10,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.config import ConfigError
-from fashionlab.runfolder import CHECKPOINTS, CONTINUED, FINISHED, METRICS, SUMMARY, checkpoint, read_summary
+from fashionlab.runfolder import CHECKPOINTS, CONTINUED, METRICS, SUMMARY, checkpoint, has_finished, read_summary
 
 
 def resume_command(argv: list[str]) -> list[str]:
@@ -50,7 +50,7 @@ class EarlierRun:
 
     @property
     def finished(self) -> bool:
-        return self.summary is not None and self.summary.get("status") in FINISHED
+        return has_finished(self.summary)
 
     @property
     def best_val_acc(self) -> float:
@@ -69,7 +69,7 @@ def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
     last = checkpoint(output_dir)
     if summary is not None and summary.get("status") in CONTINUED and last.is_file():
         return EarlierRun(summary, last)
-    if summary is not None and summary.get("status") in FINISHED:
+    if has_finished(summary):
         return EarlierRun(summary, None)
     for stale in [output_dir / CHECKPOINTS, output_dir / METRICS, output_dir / SUMMARY,
                   *output_dir.rglob("events.out.tfevents.*")]:  # in the TensorBoard run subfolder

@@ -82,6 +82,11 @@ def new_summary(overrides: list[str]) -> dict[str, Any]:
             "wall_seconds": 0.0, "overrides": list(overrides)}
 
 
+def has_finished(summary: dict[str, Any] | None) -> bool:
+    """Whether a run's summary (read_summary) says it has finished: kept by a relaunched sweep, refused by resume=."""
+    return summary is not None and summary.get("status") in FINISHED
+
+
 def read_summary(run: str | Path) -> dict[str, Any] | None:
     """The run's summary.json, None when it has none (a job that never started). Raises RunFolderError for a file
     that is not a JSON object."""

@@ -129,11 +129,11 @@ def compare_with_winner(samples: list[list[float]], plan: Plan,
     winner = int(decisions.winner[0])
     fixed_levels = Plan.fixed(1, plan.margin).levels(0, int((counts > 0).sum()))
     comparisons: list[Comparison | None] = []
+    best = samples[winner]
     for index, values in enumerate(samples):
         if decisions.verdict[0, index] == NOT_COMPARED:
             comparisons.append(None)
             continue
-        best = samples[winner]
         spread = stats.pooled_sd(best, values)
         difference, se, df = (float(array[0, index]) for array in (decisions.difference, decisions.se, decisions.df))
         comparisons.append(Comparison(
@@ -170,17 +170,17 @@ def simulate(true_means: list[float], sd: float, plan: Plan, experiments: int, s
     configurations `needs_seeds` names, and an experiment stops when none needs any, or after the last look."""
     rng = np.random.default_rng(seed)
     true = np.asarray(true_means, dtype=float)
-    rows, m = np.arange(experiments), len(true)
+    m = len(true)
     draws = rng.normal(true, sd, size=(experiments, plan.looks[-1], m)).transpose(0, 2, 1)
     values = np.full_like(draws, np.nan)
     launched = np.zeros((experiments, m), dtype=int)
     more = np.ones((experiments, m), dtype=bool)
     verdict = np.full((experiments, m), NOT_COMPARED)
     false_better, false_equivalent = np.zeros(experiments, bool), np.zeros(experiments, bool)
+    index = np.arange(plan.looks[-1])  # of each configuration's draws
     for look, target in enumerate(plan.looks):
         going = more.any(axis=1)
         grow = more & going[:, None]
-        index = np.arange(plan.looks[-1])
         new = grow[:, :, None] & (index >= launched[:, :, None]) & (index < target)
         values[new] = draws[new]
         launched = np.where(grow, target, launched)

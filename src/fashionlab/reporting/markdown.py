@@ -72,11 +72,11 @@ def configurations_table(selection: Selection) -> list[str]:
         lines += ["", f"Fewer completed replicates than the {most} of the others: "
                   + "; ".join(f"{c.label} (n = {c.sample.n})" for c in short)
                   + ". Their statistics rest on the completed ones only."]
-    mixed = [c for c in selection.configurations if len({repr(run.platform) for run in c.replicates}) > 1]
+    platforms = {c.label: len({repr(run.platform) for run in c.replicates}) for c in selection.configurations}
+    mixed = [f"{label} ({n} platforms)" for label, n in platforms.items() if n > 1]
     if mixed:
         lines += ["", "Replicates computed on more than one platform (the same seed gives other numbers on another CPU; "
-                  "see Platform below): " + "; ".join(
-                      f"{c.label} ({len({repr(run.platform) for run in c.replicates})} platforms)" for c in mixed) + "."]
+                  "see Platform below): " + "; ".join(mixed) + "."]
     return lines
 
 

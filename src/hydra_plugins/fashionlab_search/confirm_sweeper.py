@@ -31,7 +31,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
 from fashionlab.overrides import configuration_overrides, override_values
-from fashionlab.runfolder import FINISHED, read_summary
+from fashionlab.runfolder import has_finished, read_summary
 from fashionlab.sweeps import job_overrides
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ class ConfirmSweeper(BasicSweeper):
             next_job += len(jobs)
             # the runs of the rounds so far, also when a resumed sweep's folder holds later ones
             selection = select([run for run in load_sweep(sweep_dir) if int(run.name) < next_job], plan, look)
-            going = [key in {frozenset(c.overrides) for c in selection.need_seeds} for key in keys]
+            undecided = {frozenset(c.overrides) for c in selection.need_seeds}
+            going = [key in undecided for key in keys]
             upcoming = sum(plan.looks[look + 1] - count for count, more in zip(seeds, going) if more) \
                 if look + 1 < len(plan.looks) else 0
             stopped = ("decided" if not any(going) else "max_seeds" if not upcoming
@@ -145,7 +146,6 @@ class Clock:
 
 
 def finished(job: Path, overrides: list[str]) -> bool:
-    """Whether the job folder holds a finished run of these overrides (fashionlab.runfolder.FINISHED)."""
+    """Whether the job folder holds a finished run of these overrides."""
     summary = read_summary(job)
-    return summary is not None and summary.get("status") in FINISHED and \
-        override_values(summary.get("overrides", [])) == override_values(overrides)
+    return has_finished(summary) and override_values(summary.get("overrides", [])) == override_values(overrides)
