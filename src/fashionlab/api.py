@@ -91,8 +91,9 @@ def sweep(*overrides: str) -> "Sweep":
 @dataclass(frozen=True)
 class Sweep:
     """A sweep as its report reads it: its runs in job order, and the selection (fashionlab.reporting.selection):
-    `configurations` by mean best val acc, `selected` (its `best_run` is the model to use), `verdicts` against the
-    runner-up and the best of each other group. `folder/runs.csv`, once the report has run, holds one row per run."""
+    `configurations` by mean best val acc, `selected` (its `best_run` is the model to use), `verdicts`: the selected
+    configuration against every other configuration with a completed run (`role` names the runner-up and the best of
+    each other group). `folder/runs.csv`, once the report has run, holds one row per run."""
 
     folder: Path
     runs: list[Run]
