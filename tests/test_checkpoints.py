@@ -1,6 +1,7 @@
 """Checkpoints are opened safely: tensors and plain containers only, and one line for every file that is not one."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,13 @@ from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
 from test_cli import run_cli
 from fashionlab.training import train
+
+
+class RunsAShell:
+    """Pickled as a call of os.system, whose module the weights-only unpickler blocks outright."""
+
+    def __reduce__(self):
+        return os.system, ("true",)
 
 
 class CreatesAFile:
@@ -81,6 +89,8 @@ def test_files_that_are_not_checkpoints_of_this_lab_get_one_line(trained, tmp_pa
     real = trained / "checkpoints" / "best.ckpt"
     (tmp_path / "truncated.ckpt").write_bytes(real.read_bytes()[:4096])
     shutil.copy(trained / "metrics.csv", tmp_path / "metrics.ckpt")
+    (tmp_path / "notes.ckpt").write_text("# not a checkpoint: a byte the unpickler has no use for, not code\n")
+    torch.save({"note": RunsAShell()}, tmp_path / "shell.ckpt")
     torch.save({"state_dict": {"weight": torch.zeros(3)}}, tmp_path / "foreign.ckpt")
     checkpoint = torch.load(real, weights_only=True)
     for key in ("optimizer", "scheduler"):
@@ -90,6 +100,8 @@ def test_files_that_are_not_checkpoints_of_this_lab_get_one_line(trained, tmp_pa
         "missing": "no such file; pass a checkpoint of src/train.py",
         "truncated": "not a readable PyTorch checkpoint, truncated or another format",
         "metrics": "not a readable PyTorch checkpoint, truncated or another format",
+        "notes": "not a readable PyTorch checkpoint, truncated or another format (UnpicklingError)",
+        "shell": f"refused, opening it could run code: it holds {os.system.__module__}.system, not only tensors",
         "foreign": "a PyTorch file but not a checkpoint of src/train.py (it stores no config)",
         "old_config": "made by another version of the config, it lacks optimizer._target_, scheduler.scheduler",
     }

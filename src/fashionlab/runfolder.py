@@ -168,11 +168,12 @@ def checkpoint_config(ckpt_path: str | Path) -> DictConfig:
 
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        raise CheckpointError(f"{path}: refused, opening it could run code: it holds "
-                              f"{found[1] if found else 'objects'}, not only tensors and plain containers") from None
-    except Exception as error:  # torch raises RuntimeError, EOFError, IndexError, ... for files it cannot parse
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for files it cannot parse
+        # a refused global (a function or class to call) is code; any other refusal, a byte it cannot read
+        found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)", str(error))
+        if isinstance(error, pickle.UnpicklingError) and found:
+            raise CheckpointError(f"{path}: refused, opening it could run code: it holds {found[1]}, not only "
+                                  "tensors and plain containers") from None
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or another format "
                               f"({type(error).__name__})") from None
     stored = stored.get("hyper_parameters", {}).get("config") if isinstance(stored, dict) else None
