@@ -2,7 +2,8 @@
 # A single-node Slurm cluster on this machine, for trying launcher=slurm and for tests/test_slurm.py:
 #   scripts/slurm_cluster.sh up      install Debian's slurm-wlm, slurmdbd, mariadb-server and munge where missing;
 #                                    start munged, MariaDB, slurmdbd, slurmctld and slurmd
-#   scripts/slurm_cluster.sh down    cancel every job and stop those daemons
+#   scripts/slurm_cluster.sh down    cancel every job and stop those daemons (munged only if `up` started it);
+#                                    SIGKILL what ignores SIGTERM, and exit 1 if a Slurm daemon is still left
 #   scripts/slurm_cluster.sh status  exit 0 when the cluster answers and its node takes jobs
 # `make slurm-up` / `make slurm-down` run it. Both are idempotent. The node gets this machine's CPUs and memory; tasks
 # are confined to the CPUs and memory they were given (task/cgroup, or task/affinity where cgroups are not writable),
@@ -15,6 +16,8 @@ MARK="# written by fashionlab scripts/slurm_cluster.sh"
 STATE=/var/lib/fashionlab-slurm
 NODE=$(hostname -s)
 WAIT_S=${SLURM_UP_WAIT_S:-60}
+MUNGED_OURS=$STATE/munged.started  # up started munged (none answered), so down stops it
+SLURM_DAEMONS='slurmctld|slurmd|slurmstepd|slurmdbd'
 
 die() { echo "error: slurm cluster: $*" >&2; exit 1; }
 note() { echo "slurm cluster: $*"; }
@@ -125,9 +128,19 @@ start_munge() {
   chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge
   runuser -u munge -- munged --force >/dev/null 2>&1 9>&- || die "munged did not start, see /var/log/munge/munged.log"
+  touch "$MUNGED_OURS"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+# Running, not a zombie: where PID 1 reaps no orphans (many containers) a stopped daemon stays listed as defunct.
+alive() { local stat; stat=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $stat != Z* ]]; }
+pid_alive() { [ -f "$1" ] && alive "$(cat "$1" 2>/dev/null)"; }
+
+# The pids of this cluster's daemons still running: the Slurm ones by name (slurmstepd, one per job step, has no pid
+# file; write_conf refuses a machine with its own Slurm, so every one here is this cluster's), munged by its pid file.
+daemons_left() {
+  ps -eo pid=,stat=,comm= | awk -v names="^($SLURM_DAEMONS)\$" '$2 !~ /^Z/ && $3 ~ names {print $1}'
+  if [ -f "$MUNGED_OURS" ] && pid_alive /run/munge/munged.pid; then cat /run/munge/munged.pid; fi
+}
 
 # MariaDB for slurmdbd, on its socket only; root connects through it as the unix user root, without a password.
 start_mariadb() {
@@ -183,12 +196,24 @@ down() {
     scancel --quiet --full --partition=debug 2>/dev/null
     timeout 20 scontrol shutdown >/dev/null 2>&1
   fi
-  for pidfile in /run/slurmd.pid /run/slurmctld.pid /run/slurmdbd.pid /run/mysqld/mysqld.pid /run/munge/munged.pid; do
+  local pidfiles=(/run/slurmd.pid /run/slurmctld.pid /run/slurmdbd.pid /run/mysqld/mysqld.pid)
+  [ -f "$MUNGED_OURS" ] && pidfiles+=(/run/munge/munged.pid)
+  for pidfile in "${pidfiles[@]}"; do
     if pid_alive "$pidfile"; then
       kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null
       for _ in $(seq 50); do pid_alive "$pidfile" || break; sleep 0.2; done
     fi
   done
+  # slurmd and a cancelled job's slurmstepd can ignore SIGTERM: what is left after a few seconds gets SIGKILL
+  local left
+  for _ in $(seq 25); do left=$(daemons_left); [ -z "$left" ] && break; sleep 0.2; done
+  if [ -n "$left" ]; then
+    note "SIGKILL to what outlasted SIGTERM: $(ps -o comm= -p "${left//$'\n'/,}" | tr '\n' ' ')"
+    kill -KILL $left 2>/dev/null
+    for _ in $(seq 25); do left=$(daemons_left); [ -z "$left" ] && break; sleep 0.2; done
+    [ -z "$left" ] || die "still running after SIGKILL: $(ps -o pid=,comm= -p "${left//$'\n'/,}" | tr -s '\n ' ' ')"
+  fi
+  rm -f "$MUNGED_OURS"
   note "down"
 }
 
