@@ -8,25 +8,13 @@ DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
-# Replicates (docs/report.md): SEEDS=5 adds seed=0,1,2,3,4 to a sweep, so each configuration runs over 5 seeds;
-# SEEDS=auto (auto:N) adds seeds in rounds until each comparison is decided, at most 20 (N) per configuration;
-# BUDGET=<minutes> with auto: no round starts that would end past it.
+# Replicates (docs/report.md), checked by src/sweep.py: SEEDS=5 runs each configuration over seeds 0-4; SEEDS=auto
+# (auto:N) adds seeds in rounds until each comparison is decided, at most 20 (N) per configuration; BUDGET=<minutes>
+# with auto: no round starts that would end past it.
 SEEDS ?=
 TOP ?= 3
 BUDGET ?=
-refuse = $(error $(1)=$($(1)): not allowed, must be $(2))
-$(if $(filter-out $(shell echo '$(TOP)' | grep -xE '[1-9][0-9]*'),$(TOP)),$(call refuse,TOP,a positive integer))
-$(if $(filter-out $(shell echo '$(SEEDS)' | grep -xE '[1-9][0-9]*|auto(:([2-9]|[1-9][0-9]+))?'),$(SEEDS)),\
-  $(call refuse,SEEDS,a positive integer (that many seeds) or auto or auto:N with N >= 2 (seeds added until decided, at most N)))
-$(if $(filter-out $(shell echo '$(BUDGET)' | grep -xE '[0-9]*\.?[0-9]+' | grep -vxE '[0.]*'),$(BUDGET)),\
-  $(call refuse,BUDGET,a number of minutes > 0))
-AUTO := $(patsubst auto:%,%,$(patsubst auto,auto:20,$(filter auto auto:%,$(SEEDS))))
-# make compare's seeds are auto unless SEEDS says otherwise
-$(if $(and $(BUDGET),$(if $(or $(AUTO),$(and $(filter compare,$(MAKECMDGOALS)),$(if $(SEEDS),,x))),,x)),\
-  $(call refuse,BUDGET,used with SEEDS=auto only: a fixed number of seeds runs them all))
-REPLICATES = $(if $(AUTO),hydra/sweeper=confirm hydra.sweeper.max_seeds=$(AUTO) $(if $(BUDGET),hydra.sweeper.budget_minutes=$(BUDGET)),\
-  $(if $(SEEDS),seed=$(shell seq -s, 0 $$(($(SEEDS) - 1)))))
-CONFIRM_BUDGET = $(if $(BUDGET),--budget $(BUDGET))
+SWEEP_PY = $(PY) src/sweep.py $(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUDGET),--budget $(BUDGET))
 
 .PHONY: help install data train sweep $(EXPERIMENTS) search best ablation compare confirm resume report samples \
 	notebook tensorboard test bench gpu-check slurm-up slurm-down clean distclean
@@ -52,53 +40,41 @@ $(DATA_FILES) &: | $(INSTALLED)
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)
 
-sweep: ## SGD vs Adam: python src/train.py -m optimizer=sgd,adam, then the report; SEEDS=5: 5 replicates each; SEEDS=auto: until decided
-gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall-clock time, then the report
-lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report
-optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report
-grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once
-search: ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
-best: ## the best_mlp recipe over seeds 0,1,2, each seed tested once: mean +/- std (2 cores: 22 min with native bf16, about 36 without; docs/best_mlp.md)
-ablation: ## the recipe with one ingredient removed or changed per job, 30 epochs each, on validation
-compare: ## SGD, momentum, Adam, RMSprop, AdamW: each one's lr tuned on validation, its best rerun over seeds until decided (SEEDS=auto)
+# Every sweep target is one line over src/sweep.py: it checks SEEDS and BUDGET, names the sweep's folder, runs the
+# sweep, writes the report even when a job failed, and exits non-zero when one did.
+sweep: data ## SGD vs Adam, then the report; SEEDS=5: 5 seeds each; SEEDS=auto [BUDGET=min]: seeds until decided
+	$(SWEEP_PY) optimizer=sgd,adam $(ARGS)
 
-sweep: SWEEP_OVERRIDES = optimizer=sgd,adam
-$(EXPERIMENTS): SWEEP_OVERRIDES = experiment=$@
-best: SWEEP_OVERRIDES = experiment=best_mlp
-ablation: SWEEP_OVERRIDES = experiment=best_mlp 'ablation=glob(*)' seed=0 trainer.max_epochs=30 launcher=parallel
-# The sweep folder is named here (Hydra's layout) so the report reads this sweep, not another one running beside it.
-# The report runs even when a job failed (its row shows the status); make still exits with the sweep's status.
-sweep $(EXPERIMENTS) best ablation: data
-	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
-	$(PY) src/train.py -m $(SWEEP_OVERRIDES) $(REPLICATES) hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
-	$(PY) src/report.py $$dir && exit $$status
+$(EXPERIMENTS): data
+	$(SWEEP_PY) experiment=$@ $(ARGS)
+gd_variants: ## Exercise 1.1: batch vs stochastic vs mini-batch GD at equal wall-clock time, then the report; SEEDS, BUDGET
+lr_schedules: ## Exercise 1.2: five learning-rate schedules, then the report; SEEDS, BUDGET
+optimizers: ## Exercise 1.4: six optimizers over an lr grid, then the report; SEEDS, BUDGET
+grid_search: ## Exercise 1.3: optimizer x lr x batch size on validation, the winner tested once; SEEDS, BUDGET
+
+best: data ## the best_mlp recipe over seeds 0,1,2 (SEEDS=N: 0..N-1), each tested once: mean +/- std (docs/best_mlp.md)
+	$(SWEEP_PY) experiment=best_mlp $(ARGS)
+
+ablation: data ## the recipe with one ingredient removed or changed per job, 30 epochs, seed 0; SEEDS=N|auto, BUDGET
+	$(PY) src/sweep.py --seeds $(or $(SEEDS),1) $(if $(BUDGET),--budget $(BUDGET)) experiment=best_mlp 'ablation=glob(*)' trainer.max_epochs=30 launcher=parallel $(ARGS)
 
 # DeepOBS's protocol: tune each optimizer's lr on validation (one run each), then rerun each one's best over fresh seeds,
-# added until decided; its rounds stop at 25 minutes unless BUDGET says otherwise (the tuning takes about 21 min on
-# 2 cores: docs/compare.md).
-COMPARE_BUDGET := 25
-compare: data
-	dir=outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N); \
-	$(PY) src/train.py -m experiment=compare hydra.sweep.dir=$$dir $(ARGS) && $(PY) src/report.py $$dir && \
-	$(PY) src/confirm.py $$dir --per-group --seeds $(or $(SEEDS),auto) \
-	  $(if $(filter auto auto:%,$(or $(SEEDS),auto)),--budget $(or $(BUDGET),$(COMPARE_BUDGET)))
+# added until decided (SEEDS=auto, its rounds within BUDGET=25 minutes unless said otherwise; docs/compare.md).
+compare: data ## SGD, momentum, Adam, RMSprop, AdamW: lr tuned on validation, each best rerun over seeds; SEEDS, BUDGET
+	$(PY) src/sweep.py --then-confirm groups --seeds $(or $(SEEDS),auto) $(if $(filter auto auto:%,$(or $(SEEDS),auto)),--budget $(or $(BUDGET),25)) experiment=compare $(ARGS)
 
-confirm: data ## rerun the top configurations of a finished sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5|auto]
+confirm: data ## rerun the top configurations of a sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5|auto] [BUDGET]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5|auto]" >&2; exit 2; }
-	$(PY) src/confirm.py $(SWEEP) --top $(TOP) --seeds $(or $(SEEDS),5) $(CONFIRM_BUDGET) $(ARGS)
+	$(PY) src/confirm.py $(SWEEP) --top $(TOP) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
-resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=outputs/multirun/<date>/<time>
+resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=<dir> [BUDGET=more minutes, SEEDS=auto sweeps]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }
-	$(PY) src/train.py -m resume=$(SWEEP); status=$$?; \
-	if [ -f "$(SWEEP)/multirun.yaml" ]; then $(PY) src/report.py $(SWEEP) || exit $$?; fi; exit $$status
+	$(PY) src/sweep.py --resume $(SWEEP) $(if $(BUDGET),--budget $(BUDGET))
 
 # A search continues its study when given its sweep folder again (docs/search.md). Its trials are single runs: confirm
-# its best ones over seeds with make confirm.
-search: data
-	@test -z "$(SEEDS)" || { echo "error: SEEDS=$(SEEDS): not allowed for make search, whose trials are drawn one run each; confirm its top trials over seeds with make confirm SWEEP=<its folder> SEEDS=$(SEEDS)" >&2; exit 2; }
-	dir=$${SWEEP:-outputs/multirun/$$(date +%Y-%m-%d/%H-%M-%S-%6N)}; \
-	$(PY) src/train.py -m experiment=search hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
-	$(PY) src/report.py $$dir && exit $$status
+# its best ones over seeds with make confirm (SEEDS is refused here, in one line).
+search: data ## Exercise 1.3 beyond the grid: Optuna search with pruning in half the grid's epochs, then the report; SWEEP=<dir> continues one
+	$(SWEEP_PY) $(if $(SWEEP),--dir $(SWEEP)) experiment=search $(ARGS)
 
 report: data ## report.md + figures for a sweep: SWEEP=outputs/multirun/<date>/<time> (default: newest)
 	$(PY) src/report.py $(SWEEP)

@@ -103,7 +103,7 @@ class Sweep:
 def load_sweep(folder: str | Path) -> Sweep:
     """A finished (or stopped) sweep folder, outputs/multirun/<date>/<time>; ReportError, saying what a sweep folder
     holds, for a folder that is none."""
-    from fashionlab.sequential import read_record, select_as_reported  # scipy: only once a sweep is read
+    from fashionlab.reporting.sweep import load  # scipy: only once a sweep is read
 
-    found = runs.load_sweep(Path(folder))
-    return Sweep(Path(folder), found, select_as_reported(found, read_record(Path(folder))))
+    reported = load(Path(folder))
+    return Sweep(reported.folder, reported.runs, reported.selection)

@@ -7,14 +7,15 @@ not count toward its own confirmation (its luck is what the confirmation must no
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from fashionlab.reporting.report import CONFIRMATIONS, CONFIRMS
-from fashionlab.reporting.runs import SWEEPS_ROOT, ReportError, load_sweep
-from fashionlab.reporting.selection import Configuration, select
+from fashionlab.overrides import override_key, override_values
+from fashionlab.reporting.runs import ReportError
+from fashionlab.reporting.selection import Configuration
+from fashionlab.reporting.sweep import load
+from fashionlab.sweepfolder import CONFIRMATIONS, CONFIRMS, Seeds
 
 
 @dataclass(frozen=True)
@@ -23,44 +24,43 @@ class Confirmation:
     sweep: Path
     configurations: list[Configuration]
     first_seed: int
-    seeds: int | str  # how many: a number, or "auto:N" (added in rounds until decided, at most N each)
+    seeds: Seeds
     budget_minutes: float | None = None
 
     @property
     def seeds_text(self) -> str:
-        if isinstance(self.seeds, int):
-            return f"{self.first_seed}-{self.first_seed + self.seeds - 1}"
-        return f"from {self.first_seed} on, added until decided, at most {self.seeds.removeprefix('auto:')} each"
+        if not self.seeds.auto:
+            return f"{self.first_seed}-{self.first_seed + self.seeds.count - 1}"
+        return f"from {self.first_seed} on, added until decided, at most {self.seeds.count} each"
 
-    @property
-    def command(self) -> list[str]:
+    def command(self, extra: list[str]) -> list[str]:
         """The arguments of src/train.py that run it: the overrides every configuration shares, then each
-        configuration's own ones as a row of the confirm sweeper, then the seeds (or the sequential plan's)."""
-        shared = [o for o in self.configurations[0].overrides if all(o in c.overrides for c in self.configurations)]
-        rows = ",".join("[" + ",".join(f'"{o}"' for o in c.overrides if o not in shared) + "]" for c in self.configurations)
-        if isinstance(self.seeds, int):
-            seeds = [f"seed={','.join(str(self.first_seed + i) for i in range(self.seeds))}"]
+        configuration's own ones as a row of the confirm sweeper, then the seeds (or the sequential plan's), then
+        `extra` (for every job: where it runs, ...), which replaces an override of the source sweep with its key."""
+        replaced = set(override_values(extra))
+        kept = [[o for o in c.overrides if override_key(o) not in replaced] for c in self.configurations]
+        shared = [o for o in kept[0] if all(o in overrides for overrides in kept)]
+        rows = ",".join("[" + ",".join(f'"{o}"' for o in overrides if o not in shared) + "]" for overrides in kept)
+        if not self.seeds.auto:
+            seeds = [f"seed={','.join(str(self.first_seed + i) for i in range(self.seeds.count))}"]
         else:
-            seeds = [f"hydra.sweeper.max_seeds={self.seeds.removeprefix('auto:')}",
-                     f"hydra.sweeper.first_seed={self.first_seed}"]
+            seeds = [f"hydra.sweeper.max_seeds={self.seeds.count}", f"hydra.sweeper.first_seed={self.first_seed}"]
             seeds += [f"hydra.sweeper.budget_minutes={self.budget_minutes:g}"] if self.budget_minutes else []
-        return ["-m", *shared, "hydra/sweeper=confirm", f"hydra.sweeper.configurations=[{rows}]", *seeds,
+        return ["-m", *shared, "hydra/sweeper=confirm", f"hydra.sweeper.configurations=[{rows}]", *seeds, *extra,
                 f"hydra.sweep.dir={self.sweep}"]
 
 
-def plan(source: Path, top: int, seeds: int | str, per_group: bool = False, sweep: Path | None = None,
+def plan(source: Path, top: int, seeds: Seeds, per_group: bool, sweep: Path,
          budget_minutes: float | None = None) -> Confirmation:
     """What to rerun: the `top` configurations by mean best val acc (or, `per_group`, the best of each group), over
-    `seeds` fresh seeds (or "auto:N"), into `sweep` (default: a new folder under outputs/multirun/). Raises
-    ReportError for a folder that is no sweep or has no completed run."""
-    runs = load_sweep(source)
-    selection = select(runs)
+    `seeds` fresh seeds, into `sweep`. Raises ReportError for a folder that is no sweep or has no completed run."""
+    reported = load(source)
+    runs, selection = reported.runs, reported.selection
     chosen = list(selection.group_best.values()) if per_group else \
         [c for c in selection.configurations if c.sample.n][:top]
     if not chosen:
         raise ReportError(f"{source} has no completed run: nothing to confirm (its report lists each run's status)")
     first = max(run.seed for run in runs) + 1
-    sweep = sweep or SWEEPS_ROOT / datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")  # Hydra's layout
     return Confirmation(source, Path(sweep), chosen, first, seeds, budget_minutes)
 
 

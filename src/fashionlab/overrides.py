@@ -17,6 +17,11 @@ MAX_NAME = 96  # characters of a run name; longer ones are cut and end in a hash
 UNSAFE = re.compile(r"[^\w.=,+\-\[\]]")  # anything else (/, :, spaces, quotes, *) becomes _ in a folder name
 
 
+def override_key(override: str) -> str:
+    """The key an override sets: `+key=v`, `++key=v` and `~key` all name `key`."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
 def override_values(overrides: list[str]) -> dict[str, str]:
     """Overrides by key; `+key` (append) and `++key` (force) set the same key as `key`. Without the ones a sweeper adds
     to tell a job its study (SWEEPER_KEYS): they tell no run apart (a search's job folder is its trial number)."""

@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.config import ConfigError, check
 from fashionlab.runfolder import CheckpointError, checkpoint, checkpoint_config, has_finished, read_summary
-from fashionlab.sweeps import is_grid, sweep_configs
+from fashionlab.overrides import configuration_overrides
+from fashionlab.sweeps import grid_jobs, is_grid, is_sequential, sweep_configs
 
 
 def check_run(config: DictConfig) -> None:
@@ -34,12 +35,23 @@ def check_run(config: DictConfig) -> None:
 
 def check_sweep(config: DictConfig) -> None:
     """Raise ConfigError for the first job of a grid whose config breaks a rule, every job checked before the first one
-    starts (a sequential sweep: its first round's jobs; it draws its seeds itself, so none may be given); a search
-    draws its trials as it goes and checks them itself (here: the sweep's own config)."""
+    starts (a sequential sweep: its first round's jobs; it draws its seeds itself, so none may be given, and it needs
+    two configurations to compare); a search draws its trials as it goes and checks them itself (here: the sweep's
+    own config), and takes no seeds: they are replicates, not a hyperparameter."""
     seeds = [o for o in config.hydra.overrides.task if o.lstrip("+").startswith("seed=")]
-    if config.hydra.sweeper.get("max_seeds") is not None and seeds:
+    if is_sequential(config) and seeds:
         raise ConfigError(f"{seeds[0]}: not allowed with hydra.sweeper.max_seeds (SEEDS=auto), which draws fresh "
                           f"seeds from hydra.sweeper.first_seed={config.hydra.sweeper.first_seed} on; drop it")
+    if not is_grid(config) and (seeds or "seed" in (config.hydra.sweeper.get("params") or {})):
+        raise ConfigError(f"{(seeds or ['seed'])[0]}: not allowed in a search, whose trials are drawn one run each: "
+                          "seeds are replicates, not a hyperparameter; confirm its top trials over seeds with "
+                          "make confirm SWEEP=<its folder> SEEDS=N")
+    if is_sequential(config):
+        configurations = {frozenset(configuration_overrides(job)) for job in grid_jobs(config)}
+        if len(configurations) < 2:
+            raise ConfigError(f"hydra.sweeper.max_seeds={config.hydra.sweeper.max_seeds} (SEEDS=auto): not allowed "
+                              "for a sweep of one configuration, which has nothing to compare; give it a number of "
+                              "seeds (SEEDS=5)")
     for job in sweep_configs(config) if is_grid(config) else [config]:
         check(job)
 

@@ -10,13 +10,18 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.config import ConfigError
+from fashionlab.overrides import override_values
 from fashionlab.runfolder import CHECKPOINTS, CONTINUED, METRICS, SUMMARY, checkpoint, has_finished, read_summary
+
+
+BUDGET = "hydra.sweeper.budget_minutes"  # the one override a resumed sweep takes: more time for its rounds
 
 
 def resume_command(argv: list[str]) -> list[str]:
     """The command line Hydra is given. `train.py resume=<run folder>` runs in that folder, with Hydra's record of the
     resume in `.hydra/resumed-<time>/`, beside the run's own; `train.py -m resume=<sweep folder>` becomes the sweep's
-    recorded command line with `hydra.sweep.dir` set to that folder; any other command line is returned unchanged.
+    recorded command line with `hydra.sweep.dir` set to that folder (and a sequential sweep's new budget, when given);
+    any other command line is returned unchanged.
 
     Set here, on the command line, rather than by a resolver in conf/hydra/default.yaml: Hydra resolves its
     output folders in a sweep's worker process before the job's code runs, where no resolver of ours exists yet."""
@@ -31,13 +36,15 @@ def resume_command(argv: list[str]) -> list[str]:
         raise ConfigError(f"resume={folder}: not allowed with -m, must be a sweep folder holding multirun.yaml "
                           "(to continue one run, drop -m)")
     others = [arg for arg in argv[1:] if arg not in ("-m", "--multirun", resumes[0])]
-    if others:
-        raise ConfigError(f"-m resume={folder} takes no other overrides ({' '.join(others)}): "
-                          "a sweep continues with its own")
+    budget = [arg for arg in others if arg.startswith(f"{BUDGET}=")]
+    if len(others) > len(budget):
+        raise ConfigError(f"-m resume={folder} takes no other overrides than {BUDGET} "
+                          f"({' '.join(arg for arg in others if arg not in budget)}): a sweep continues with its own")
     # As typed: an override holding an interpolation (`+threads=${oc.env:OMP_NUM_THREADS}`) must not be resolved here.
     recorded = OmegaConf.to_container(OmegaConf.load(folder / "multirun.yaml").hydra.overrides, resolve=False)
-    hydra_overrides = [arg for arg in recorded["hydra"] if not arg.startswith(("hydra.sweep.dir=", "hydra.mode="))]
-    return [argv[0], "-m", *recorded["task"], *hydra_overrides, f"hydra.sweep.dir={folder}"]
+    hydra_overrides = [arg for arg in recorded["hydra"]
+                       if not arg.startswith(("hydra.sweep.dir=", "hydra.mode=", *(f"{BUDGET}=" for _ in budget)))]
+    return [argv[0], "-m", *recorded["task"], *hydra_overrides, *budget, f"hydra.sweep.dir={folder}"]
 
 
 @dataclass
@@ -57,20 +64,33 @@ class EarlierRun:
         return float(self.summary.get("best_val_acc") or "nan")
 
 
+def same_job(summary: dict, overrides: list[str]) -> bool:
+    """Whether a run folder's summary is of a job with these overrides: the same keys and values, in any order, with or
+    without `+`/`++` (a relaunch may list them otherwise than the first launch did)."""
+    return override_values(summary.get("overrides", [])) == override_values(list(overrides))
+
+
+def finished_job(output_dir: Path, overrides: list[str]) -> EarlierRun | None:
+    """The finished run of these overrides that the job folder holds, None when it holds none: the one rule by which
+    a relaunched sweep (the confirm sweeper, the Slurm launcher, src/train.py in the job) keeps a job it ran before."""
+    summary = read_summary(output_dir)
+    return EarlierRun(summary, None) if has_finished(summary) and same_job(summary, overrides) else None
+
+
 def reopen_job_folder(output_dir: Path, overrides: list[str]) -> EarlierRun:
     """What the job folder holds; what a failed or never-finished run left without a checkpoint is removed, so the
     job starts afresh in a clean folder.
 
     Raises ConfigError when the folder holds a run of other overrides (the folder belongs to another sweep)."""
     summary = read_summary(output_dir)
-    if summary is not None and summary.get("overrides") != overrides:
+    if summary is not None and not same_job(summary, overrides):
         raise ConfigError(f"{output_dir} holds a run of other overrides ({' '.join(summary.get('overrides', []))}); "
                           "launch this sweep into a new hydra.sweep.dir")
     last = checkpoint(output_dir)
     if summary is not None and summary.get("status") in CONTINUED and last.is_file():
         return EarlierRun(summary, last)
-    if has_finished(summary):
-        return EarlierRun(summary, None)
+    if (finished := finished_job(output_dir, overrides)) is not None:
+        return finished
     for stale in [output_dir / CHECKPOINTS, output_dir / METRICS, output_dir / SUMMARY,
                   *output_dir.rglob("events.out.tfevents.*")]:  # in the TensorBoard run subfolder
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)

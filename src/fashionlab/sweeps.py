@@ -6,11 +6,15 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import CompactHydraException
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from fashionlab.sweepfolder import SweepPlan, write_plan
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +49,50 @@ def job_overrides(parser: OverridesParser, arguments: list[str],
             for job in BasicSweeper.split_arguments(parser.parse_overrides([*configuration, *arguments]), None)[0]]
 
 
-_COMPOSED: dict[str, list[DictConfig]] = {}  # sweep folder -> its job configs composed so far, in this process
+def is_sequential(config: DictConfig) -> bool:
+    """Whether the sweep adds seeds in rounds (SEEDS=auto: the confirm sweeper with max_seeds)."""
+    return config.hydra.sweeper.get("max_seeds") is not None
 
 
-def sweep_configs(config: DictConfig):
-    """Each job config of a grid or confirm sweep, composed as Hydra will compose it. Composing a job takes Hydra
-    about 0.2 s, so each is composed once per sweep: the pre-flight check (which stops at the first bad one) and the
-    TensorBoard record read the same configs."""
+def grid_jobs(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides of a grid or confirm sweep, in the order and with the numbers Hydra gives them; for a
+    sequential sweep, its first round: each configuration (a seed list of its own dropped) over the first seeds."""
     configurations = config.hydra.sweeper.get("configurations")
     # as the basic sweeper does: config params, then the command line; the confirm sweeper's configurations replace
     # an experiment's params
     params = {} if configurations else config.hydra.sweeper.get("params") or {}
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    first = config.hydra.sweeper.get("first_seed")
-    if config.hydra.sweeper.get("max_seeds") is not None and isinstance(first, int):
-        # a sequential sweep draws its seeds as it goes: its first round's seeds stand for them all
+    if is_sequential(config):
+        first = config.hydra.sweeper.first_seed
+        arguments = [argument for argument in arguments if argument.lstrip("+").split("=", 1)[0] != "seed"]
         arguments.append(f"seed={first},{first + 1},{first + 2}")
-    loader = GlobalHydra.instance().config_loader()  # also lists a group's options for `group=glob(*)`
-    parser = OverridesParser.create(config_loader=loader)
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())  # lists `glob(*)` options
+    return job_overrides(parser, arguments, configurations)
+
+
+_COMPOSED: dict[str, list[DictConfig]] = {}  # sweep folder -> its job configs composed so far, in this process
+
+
+def sweep_configs(config: DictConfig):
+    """Each job config of `grid_jobs`, composed as Hydra will compose it. Composing a job takes Hydra about 0.2 s, so
+    each is composed once per sweep: the pre-flight check (which stops at the first bad one) and the TensorBoard
+    record read the same configs."""
+    loader = GlobalHydra.instance().config_loader()
     composed = _COMPOSED.setdefault(config.hydra.sweep.dir, [])
-    for index, overrides in enumerate(job_overrides(parser, arguments, configurations)):
+    for index, overrides in enumerate(grid_jobs(config)):
         if index == len(composed):
             composed.append(loader.load_sweep_config(config, overrides))
         yield composed[index]
+
+
+class RecordPlan(Callback):
+    """Hydra callback, after the checks: before a grid's first job, its jobs in `<sweep>/plan.json`, so that a sweep
+    stopped at any point reports how many of them ran (a sequential sweep writes its own plan, round by round; a
+    search's trials are drawn as it goes)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if is_grid(config) and not is_sequential(config):
+            write_plan(Path(config.hydra.sweep.dir), SweepPlan(dict(enumerate(grid_jobs(config)))))
 
 
 def journal_storage(path: str | Path):

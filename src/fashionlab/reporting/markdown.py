@@ -7,12 +7,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fashionlab.data import CLASS_NAMES
+from fashionlab.overrides import override_key, override_values
+from fashionlab.sweepfolder import Sequential, Stop
 from fashionlab.reporting.diagnosis import diagnose, epochs_to, max_drop
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import Configuration, Selection, Verdict, varying_overrides
 from fashionlab.reporting.decisions import BETTER, EQUIVALENT, UNDECIDED, WORDS
 from fashionlab.reporting.stats import LEVEL, MAX_REPLICATES, POWER
 from fashionlab.reporting.study import Search
+from fashionlab.reporting.sweep import NOT_STARTED, ReportedSweep
 
 PROTOCOL = ("**Protocol.** Runs that differ only in `seed` or `data.split_seed` are replicates of one configuration. "
             "The configuration is chosen on validation accuracy only: the one with the highest mean best val acc "
@@ -154,36 +157,60 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
     return lines
 
 
-def trail_lines(record: dict, configurations: int) -> list[str]:
-    """A sequential sweep's decision trail (fashionlab.sequential's record): each look's seeds, winner and verdicts,
-    why it stopped, and the seeds spent against those of a fixed design at the plan's maximum."""
-    plan = record["plan"]
+def trail_lines(sequential: Sequential, configurations: int) -> list[str]:
+    """A sequential sweep's decision trail (its plan's record, fashionlab.sweepfolder): each look's seeds, winner and
+    verdicts, why it stopped, and the seeds spent against those of a fixed design at the plan's maximum."""
     lines = [f"Each look decides every comparison with the winner of that look (the highest mean so far) at the plan's "
              f"levels; the next round gives fresh seeds, up to the next look's count, only to the configurations "
-             f"still undecided and to the winner. Plan: looks at {', '.join(map(str, plan['looks']))} seeds per "
-             f"configuration, margin ±{abs_pp(plan['margin'])}, each error rate {plan['alpha']:.0%}.", "",
+             f"still undecided and to the winner. A verdict is judged again at every look and can change while the "
+             f"sweep goes on; the verdicts above are those of the last look taken. Plan: looks at "
+             f"{', '.join(map(str, sequential.looks))} seeds per configuration, margin ±{abs_pp(sequential.margin)}, "
+             f"each error rate {sequential.alpha:.0%}.", "",
              "| look | seeds per configuration | winner | against | n | difference | interval for better | "
              "equivalence interval | verdict | next round |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for look in record["looks"]:
-        first = f"| {look['look']} | {look['planned']} | {look['winner']} |"
-        for comparison in look["comparisons"]:
-            going = "seeds" if comparison["against"] in look["next"] else "–"
-            lines.append(f"{first} {comparison['against']} | {comparison['n']} | {pp(comparison['difference'])} | "
-                         f"{interval(comparison['better_interval'])} | {interval(comparison['equivalent_interval'])} | "
-                         f"{comparison['verdict']} | {going} |")
+    for look in sequential.trail:
+        first = f"| {look.look} | {seeds_text(look.seeds, look.failed)} | {look.winner} |"
+        for comparison in look.comparisons:
+            going = "seeds" if comparison.against in look.next else "–"
+            lines.append(f"{first} {comparison.against} | {comparison.n[0]} vs {comparison.n[1]} | "
+                         f"{pp(comparison.difference)} | {interval(comparison.better_interval)} | "
+                         f"{interval(comparison.equivalent_interval)} | {comparison.verdict} | {going} |")
             first = "| | | |"
-    spent = record.get("seeds_spent", 0)
-    fixed = configurations * plan["looks"][-1]
-    lines += ["", f"{STOPS.get(record.get('stopped'), STOPS[None])} Seeds spent: {spent} in all; a fixed design at the "
-              f"plan's maximum would have run {configurations} × {plan['looks'][-1]} = {fixed}."]
+    fixed = configurations * sequential.max_seeds
+    budget = (f" Time: {sequential.minutes_spent:.1f} of {sequential.budget_minutes:g} budgeted minutes."
+              if sequential.budget_minutes else f" Time: {sequential.minutes_spent:.1f} minutes.")
+    lines += ["", f"{STOPS[sequential.stopped]} Seeds spent: {sequential.seeds_spent} in all; a fixed design at the "
+              f"plan's maximum would have run {configurations} × {sequential.max_seeds} = {fixed}.{budget}"]
     return lines
 
 
-STOPS = {"decided": "Stopped: every comparison decided.",
-         "max_seeds": "Stopped at the plan's maximum of seeds per configuration, with comparisons still undecided.",
-         "budget": "Stopped at the time budget (BUDGET), with comparisons still undecided.",
+def seeds_text(seeds: dict[str, int], failed: dict[str, list[int]]) -> str:
+    """`3 each`, or each configuration's count where they differ; the seeds that failed (missing values)."""
+    counts = set(seeds.values())
+    text = (f"{counts.pop()} each" if len(counts) == 1 else
+            ", ".join(f"{label}: {n}" for label, n in seeds.items()) or "–")
+    lost = "; ".join(f"{label}: seed {', '.join(map(str, found))} failed" for label, found in failed.items())
+    return f"{text} ({lost})" if lost else text
+
+
+STOPS = {Stop.DECIDED: "Stopped: every comparison decided.",
+         Stop.MAX_SEEDS: "Stopped at the plan's maximum of seeds per configuration, with comparisons still undecided.",
+         Stop.BUDGET: "Stopped at the time budget (BUDGET), with comparisons still undecided; `make resume "
+                      "SWEEP=<this sweep> BUDGET=<minutes>` gives it more time toward a decision.",
+         Stop.INTERRUPTED: "Interrupted during a round: `make resume SWEEP=<this sweep>` continues it from that round, "
+                           "and these verdicts are provisional.",
          None: "Not finished: stopped or lost during a round; `make resume SWEEP=<this sweep>` continues it from that "
                "round, and these verdicts are provisional."}
+
+
+def provisional_lines(sweep: ReportedSweep) -> list[str]:
+    """What a sweep stopped before its plan was done has run, and how to continue it."""
+    if not sweep.provisional:
+        return []
+    waiting = [str(number) for number, _ in sweep.not_started]
+    return [f"**Provisional:** {sweep.ended} of {sweep.planned} planned jobs ran to their end"
+            + (f" (not started: jobs {', '.join(waiting)})" if waiting else "")
+            + f"; `make resume SWEEP={sweep.folder}` continues the sweep, and the verdicts below may change.", ""]
 
 
 def group_table(configurations: list[Configuration], threshold: float) -> list[str]:
@@ -249,8 +276,9 @@ def selected_lines(run: Run, test: dict, pooled: bool) -> list[str]:
             "![confusion matrix](confusion_matrix.png)"]
 
 
-def runs_table(runs: list[Run], label: dict[str, str]) -> list[str]:
-    """Every run by best val acc, named by its configuration (`label`, by job) and its replicate keys."""
+def runs_table(runs: list[Run], label: dict[str, str], not_started: list[tuple[int, list[str]]]) -> list[str]:
+    """Every run by best val acc, named by its configuration (`label`, by job) and its replicate keys, then the
+    planned jobs that have not started (by their overrides)."""
     varying = set(varying_overrides(runs))
     common = [f"`{o}`" for o in runs[0].overrides if o.lstrip("+").split("=", 1)[0] not in varying]
     lines = [f"Overrides of every run: {' '.join(common) or '(none)'}.", "",
@@ -260,6 +288,10 @@ def runs_table(runs: list[Run], label: dict[str, str]) -> list[str]:
         lines.append(f"| {run.name} | {label[run.name]} | {run.seed} | {fmt(run.best_val_acc)} | "
                      f"{epoch_text(run.best_epoch)} | {fmt(run.final('train_acc'))} | {fmt(run.final('val_loss'))} | "
                      f"{seconds(run.wall_seconds)} | {run.status} |")
+    for number, overrides in not_started:
+        varied = " ".join(o for o in overrides if override_key(o) in varying and override_key(o) != "seed")
+        lines.append(f"| {number} | {varied or '–'} | {override_values(overrides).get('seed', '–')} | – | – | – | – | – "
+                     f"| {NOT_STARTED} |")
     return lines
 
 

@@ -15,20 +15,18 @@ from omegaconf import OmegaConf
 
 from fashionlab.data import CLASS_NAMES, load_split, raw_dir
 from fashionlab.evaluation import evaluate_checkpoint
-from fashionlab.runfolder import write_json
-from fashionlab.sequential import read_record, select_as_reported
+from fashionlab.runfolder import Status, write_json
+from fashionlab.sweepfolder import CONFIRMATIONS, CONFIRMS
 from fashionlab.reporting import markdown as md
 from fashionlab.reporting.aggregates import write_aggregates
 from fashionlab.reporting.diagnosis import THRESHOLDS
 from fashionlab.reporting.figures import (class_samples_figure, confusion_figure, curves_figure, importance_figure,
                                           progress_figure, save, sweep_figure)
-from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
+from fashionlab.reporting.runs import read_lr, report_settings
 from fashionlab.reporting.selection import Selection
 from fashionlab.reporting.study import load_search
+from fashionlab.reporting.sweep import load
 from fashionlab.reporting.table import write_runs_table
-
-CONFIRMS = "confirms.yaml"  # in a `make confirm` sweep: the sweep it confirms, and what it reran
-CONFIRMATIONS = "confirmations.yaml"  # in a sweep that was confirmed: the sweeps that reran its top configurations
 
 
 def known(value):
@@ -88,28 +86,31 @@ def evaluate_selected(sweep: Path, selection: Selection, data_dir: str | None) -
 def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.85) -> dict:
     """Write report.md, test_metrics.json, the PNG figures and the aggregate runs into `sweep`; return what was
     selected and measured."""
-    runs = load_sweep(sweep)
+    reported = load(sweep)
+    runs, selection, sequential = reported.runs, reported.selection, reported.plan.sequential
     x_axes, lr_panel = report_settings(runs)
-    record = read_record(sweep)
-    selection = select_as_reported(runs, record)
     label = {run.name: c.label for c in selection.configurations for run in c.runs}
     confirms, confirmations = linked_sweeps(sweep)
     completed = sum(run.status == "completed" for run in runs)
     lines = [f"# Sweep report: {sweep}", "",
              f"Written {time.strftime('%Y-%m-%d %H:%M:%S')} by `src/report.py`: {len(runs)} runs, {completed} completed, "
-             f"{len(selection.configurations)} configurations.", "", *md.links_lines(sweep, confirms, confirmations),
+             f"{len(selection.configurations)} configurations.", "", *md.provisional_lines(reported),
+             *md.links_lines(sweep, confirms, confirmations),
              md.PROTOCOL, "", "## Configurations, by mean best validation accuracy", "",
              *md.configurations_table(selection), "", "## Verdict", "",
              *md.verdict_lines(selection, confirm_command(sweep)), "",
-             *(["## Decision trail", "", *md.trail_lines(record, len(selection.configurations)), ""] if record else []),
+             *(["## Decision trail", "", *md.trail_lines(sequential, len(selection.configurations)), ""]
+               if sequential else []),
              "## Selected configuration", ""]
-    result = {"sweep": str(sweep), "runs": len(runs), "groups": selection.group_keys, "selected": None,
+    result = {"sweep": str(sweep), "runs": len(runs), "planned": reported.planned,
+              "provisional": reported.provisional, "failed": [run.name for run in runs if run.status == Status.FAILED],
+              "groups": selection.group_keys, "selected": None,
               "configurations": [{"label": c.label, "n": c.sample.n, "mean": known(c.sample.mean),
                                   "std": known(c.sample.std), "ci": [known(c.sample.ci_low), known(c.sample.ci_high)]}
                                  for c in selection.configurations],
               "margin": selection.plan.margin,
               "plan": {"looks": list(selection.plan.looks), "look": selection.look + 1, "alpha": selection.plan.alpha,
-                       "stopped": record["stopped"] if record else None},
+                       "stopped": sequential.stopped if sequential else None},
               "verdicts": [{"against": v.other.label, "role": v.role,
                             **{key: known_all(value) for key, value in vars(v.comparison).items()}}
                            for v in selection.verdicts]}
@@ -154,11 +155,12 @@ def write_report(sweep: Path, data_dir: str | None = None, threshold: float = 0.
     trained = selection.selected.best_run if selection.selected is not None else runs[0]  # not a job that had bad data
     write_samples(sweep / "class_samples.png", data_dir or trained.config.data.data_dir)
     lines += ["", "## All runs, by best validation accuracy", "",
-              *md.runs_table(sorted(runs, key=lambda run: -run.best_val_acc if run.best_index is not None else 1), label),
+              *md.runs_table(sorted(runs, key=lambda run: -run.best_val_acc if run.best_index is not None else 1), label,
+                           reported.not_started),
               "", "## Over- and underfitting", "", *md.fitting_table(runs, label), "", THRESHOLDS,
               *md.platform_lines(runs), "", "## The data", "", "![one training image per class](class_samples.png)", ""]
     (sweep / "report.md").write_text("\n".join(lines))
-    write_runs_table(sweep, runs, selection)
+    write_runs_table(sweep, reported)
     if confirms is not None:
         link_back(confirms, sweep)
     return result

@@ -7,19 +7,23 @@ basic sweeper would run it. The command line's own overrides apply to each.
 
 - Fixed seeds (`hydra.sweeper.max_seeds=null`): the seeds are a command-line sweep (`seed=5,6,7,8,9`), one job per
   configuration and seed.
-- Sequential (`hydra.sweeper.max_seeds=20`): each round gives fresh seeds from `first_seed` on, up to the plan's next
-  look (fashionlab.reporting.decisions.Plan: 3, 5, 8, 12, 20), to the configurations whose comparison with the winner
-  is still undecided and to the winner; each look decides from the run folders, with the report's own code, and the
-  sweep stops once every comparison is decided, at `max_seeds`, or before a round that would end past
-  `budget_minutes`. Job numbers run on from round to round, and `<sweep>/sequential.json` records every look.
-  Launched into its folder again (`make resume`), it replays the rounds: decisions depend only on the runs, so the
-  same jobs come back with the same numbers; finished ones are not launched again and stopped ones continue.
+- Sequential (`hydra.sweeper.max_seeds=20`): each configuration's own seed list (a recipe's `seed: 0,1,2`) is
+  dropped, duplicates with it; each round gives fresh seeds from `first_seed` on, up to the plan's next look
+  (fashionlab.reporting.decisions.Plan: 3, 5, 8, 12, 20), to the configurations the round policy names
+  (fashionlab.reporting.rounds.next_round: those still undecided against the winner, and the winner); each look
+  decides from the run folders, with the report's own code. The plan (`<sweep>/plan.json`, fashionlab.sweepfolder)
+  is written before the first job starts and after every look: the jobs drawn so far, the design, the budget and the
+  minutes spent, the trail. A failed job is a missing value: the sweep goes on, and ends with the first failure's
+  error once its rounds are done. Launched into its folder again (`make resume`), it replays the rounds: decisions
+  depend only on the runs, so the same jobs come back with the same numbers; finished ones are not launched again,
+  stopped ones continue, and the budget goes on from the minutes already spent (a new `budget_minutes` gives more).
 
 The jobs are ordinary jobs of any launcher, checked and named as a grid's are.
 """
 
 import itertools
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,10 +32,12 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from fashionlab.overrides import configuration_overrides, override_values
-from fashionlab.runfolder import has_finished, read_summary
+from fashionlab.overrides import configuration_overrides
+from fashionlab.resume import finished_job
+from fashionlab.sweepfolder import MULTIRUN, Sequential, Stop, read_plan, write_plan
 from fashionlab.sweeps import job_overrides
 
 log = logging.getLogger(__name__)
@@ -44,7 +50,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="confirm", provider="fa
     "max_batch_size": None,
     "max_seeds": None,        # null: the seeds are given (seed=...); a number: seeds added in rounds, up to this many
     "first_seed": 0,          # the first seed of a sequential sweep (make confirm: past the seeds the source used)
-    "budget_minutes": None,   # a sequential sweep starts no round that would end past this many minutes
+    "budget_minutes": None,   # a sequential sweep starts no round that would end past this many minutes in all
 })
 
 
@@ -70,82 +76,121 @@ class ConfirmSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         if self.max_seeds is None:
             return super().sweep(arguments)
-        return self.sequential(self.configuration_jobs([*self._parse_config(), *arguments]))
+        return self.sequential(distinct_configurations(self.configuration_jobs([*self._parse_config(), *arguments])))
 
     def sequential(self, configurations: list[list[str]]) -> list:
         """Rounds of seeds until every comparison is decided (see the module's docstring)."""
-        from fashionlab.reporting.decisions import Plan  # the reporting stack, once a sequential sweep really runs
+        # the reporting stack, once a sequential sweep really runs
+        from fashionlab.reporting.decisions import Plan
+        from fashionlab.reporting.rounds import next_round, stop_of
         from fashionlab.reporting.runs import load_sweep
         from fashionlab.reporting.selection import select
-        from fashionlab.sequential import new_record, record_look, write_record
+        from fashionlab.reporting.sweep import look_record
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        plan = Plan.sequential(self.max_seeds, self.config.report.margin)
-        record = new_record(plan, self.first_seed, self.budget_minutes)
+        design = Plan.sequential(self.max_seeds, self.config.report.margin)
+        plan = read_plan(sweep_dir)
+        earlier = plan.sequential
+        if earlier is not None and tuple(earlier.looks) != design.looks:
+            sys.exit(f"error: hydra.sweeper.max_seeds={self.max_seeds}: not allowed, the sweep in {sweep_dir} was "
+                     f"planned with at most {earlier.max_seeds} seeds; its looks and error rates are fixed by that "
+                     f"plan. To go further, confirm its top configurations in a new sweep (make confirm SWEEP={sweep_dir}"
+                     f" SEEDS=auto:{self.max_seeds})")
+        record = Sequential(design.margin, design.looks, design.alpha, self.first_seed, self.budget_minutes,
+                            earlier.minutes_spent if earlier else 0.0, earlier.seconds_per_job if earlier else None)
+        plan.sequential = record
+        OmegaConf.save(self.config, sweep_dir / MULTIRUN)
+        write_plan(sweep_dir, plan)
         keys = [frozenset(configuration_overrides(overrides)) for overrides in configurations]
-        seeds, going = [0] * len(configurations), [True] * len(configurations)  # per configuration
-        clock, next_job, returns = Clock(self.budget_minutes), 0, []
-        for look, target in enumerate(plan.looks):
-            jobs = [[*overrides, f"seed={self.first_seed + seed}"] for overrides, count, more
-                    in zip(configurations, seeds, going) if more for seed in range(count, target)]
-            seeds = [target if more else count for count, more in zip(seeds, going)]
-            returns += self.launch_unfinished(sweep_dir, jobs, next_job, clock)
-            next_job += len(jobs)
-            # the runs of the rounds so far, also when a resumed sweep's folder holds later ones
-            selection = select([run for run in load_sweep(sweep_dir) if int(run.name) < next_job], plan, look)
-            undecided = {frozenset(c.overrides) for c in selection.need_seeds}
-            going = [key in undecided for key in keys]
-            upcoming = sum(plan.looks[look + 1] - count for count, more in zip(seeds, going) if more) \
-                if look + 1 < len(plan.looks) else 0
-            stopped = ("decided" if not any(going) else "max_seeds" if not upcoming
-                       else "budget" if clock.over(upcoming) else None)
-            record_look(record, selection, dict(zip(keys, seeds)), [] if stopped else
-                        [key for key, more in zip(keys, going) if more], stopped)
-            write_record(sweep_dir, record)
-            log.info(f"Look {look + 1}: " + (f"stopped ({stopped})" if stopped else
-                                             f"{sum(going)} configurations get more seeds"))
-            if stopped:
-                break
+        clock = Clock(record)
+        seeds, next_job, returns = [0] * len(configurations), 0, []
+        targets = [design.looks[0]] * len(configurations)
+        try:
+            for look in range(len(design.looks)):
+                jobs = [[*overrides, f"seed={self.first_seed + seed}"]
+                        for overrides, count, target in zip(configurations, seeds, targets)
+                        for seed in range(count, target)]
+                plan.jobs.update(enumerate(jobs, start=next_job))
+                write_plan(sweep_dir, plan)
+                returns += self.launch_unfinished(sweep_dir, jobs, next_job, clock)
+                next_job, seeds = next_job + len(jobs), targets
+                # the runs of the rounds so far, also when a resumed sweep's folder holds later ones
+                selection = select([run for run in load_sweep(sweep_dir) if int(run.name) < next_job], design, look)
+                labels = {frozenset(c.overrides): c.label for c in selection.configurations}
+                label = {key: labels.get(key, " ".join(sorted(key))) for key in keys}
+                undecided = {frozenset(c.overrides) for c in selection.need_seeds}
+                targets, stop = next_round(seeds, [key in undecided for key in keys], design.looks, look, clock.over)
+                targets, record.stopped = [int(n) for n in targets[0]], stop_of(int(stop[0]))
+                failed = {c.label: [run.seed for run in c.runs if run.status == "failed"]
+                          for c in selection.configurations}
+                record.trail.append(look_record(selection, {label[key]: n for key, n in zip(keys, seeds)},
+                                                {name: found for name, found in failed.items() if found},
+                                                [label[key] for key, old, new in zip(keys, seeds, targets) if new > old]))
+                clock.save()
+                write_plan(sweep_dir, plan)
+                log.info(f"Look {look + 1}: " + (f"stopped ({record.stopped})" if record.stopped else
+                                                 f"{sum(new > old for old, new in zip(seeds, targets))} configurations "
+                                                 "get more seeds"))
+                if record.stopped:
+                    break
+        except (KeyboardInterrupt, SystemExit):
+            record.stopped = record.stopped or Stop.INTERRUPTED
+            clock.save()
+            write_plan(sweep_dir, plan)
+            raise
+        for result in returns:
+            _ = result.return_value  # the first failed job's error, now that every round has run
         return returns
 
     def launch_unfinished(self, sweep_dir: Path, jobs: list[list[str]], first: int, clock: "Clock") -> list:
         """Launch the jobs numbered from `first` whose folders hold no finished run of the same overrides (all of them,
-        but in a resumed sweep), in runs of consecutive numbers and batches of max_batch_size; their results. A failed
-        job stops the sweep with its error, as the basic sweeper does."""
+        but in a resumed sweep), in runs of consecutive numbers and batches of max_batch_size; their results (a failed
+        job's result holds its error)."""
         pending = [(number, overrides) for number, overrides in enumerate(jobs, start=first)
-                   if not finished(sweep_dir / str(number), overrides)]
+                   if finished_job(sweep_dir / str(number), overrides) is None]
         results, started = [], time.monotonic()
         for _, run in itertools.groupby(enumerate(pending), key=lambda item: item[1][0] - item[0]):
             run = [job for _, job in run]
             for chunk in self.split_overrides_to_chunks(run, self.max_batch_size):
                 results += self.launcher.launch([overrides for _, overrides in chunk], initial_job_idx=chunk[0][0])
         clock.ran(len(pending), time.monotonic() - started)
-        for result in results:
-            _ = result.return_value  # raises the error of a failed job
         return results
 
 
-class Clock:
-    """A sequential sweep's time budget: no round starts that would end past it, at the seconds per job of the jobs
-    this command ran (a resumed sweep's replayed jobs take no time and do not count)."""
+def distinct_configurations(jobs: list[list[str]]) -> list[list[str]]:
+    """The configurations of a sequential sweep's jobs: each job's overrides without its seed, each once (a recipe's
+    own seed list would otherwise make copies of one configuration), in order."""
+    found: dict[frozenset, list[str]] = {}
+    for overrides in jobs:
+        configuration = [o for o in overrides if o.lstrip("+").split("=", 1)[0] != "seed"]
+        found.setdefault(frozenset(configuration_overrides(configuration)), configuration)
+    return list(found.values())
 
-    def __init__(self, budget_minutes: float | None):
-        self.budget_minutes, self.started, self.jobs, self.seconds = budget_minutes, time.monotonic(), 0, 0.0
+
+class Clock:
+    """A sequential sweep's time budget, over all the commands that ran it: no round starts that would end past it,
+    at the seconds per job of the jobs that ran (a resumed sweep's replayed jobs take no time and do not count)."""
+
+    def __init__(self, record: Sequential):
+        self.record, self.started = record, time.monotonic()
+        self.spent_before = record.minutes_spent
+        self.jobs, self.seconds = 0, 0.0
 
     def ran(self, jobs: int, seconds: float) -> None:
         if jobs:
             self.jobs, self.seconds = self.jobs + jobs, self.seconds + seconds
 
+    @property
+    def per_job(self) -> float:
+        return self.seconds / self.jobs if self.jobs else self.record.seconds_per_job or 0.0
+
+    def save(self) -> None:
+        """Record the minutes spent so far and the seconds per job in the sweep's plan."""
+        self.record.minutes_spent = self.spent_before + (time.monotonic() - self.started) / 60
+        self.record.seconds_per_job = self.per_job or None
+
     def over(self, upcoming_jobs: int) -> bool:
-        if self.budget_minutes is None:
+        if self.record.budget_minutes is None:
             return False
-        per_job = self.seconds / self.jobs if self.jobs else 0.0
-        return time.monotonic() - self.started + upcoming_jobs * per_job > 60 * self.budget_minutes
-
-
-def finished(job: Path, overrides: list[str]) -> bool:
-    """Whether the job folder holds a finished run of these overrides."""
-    summary = read_summary(job)
-    return has_finished(summary) and override_values(summary.get("overrides", [])) == override_values(overrides)
+        spent = 60 * self.spent_before + time.monotonic() - self.started
+        return spent + upcoming_jobs * self.per_job > 60 * self.record.budget_minutes

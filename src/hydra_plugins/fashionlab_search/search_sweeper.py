@@ -174,6 +174,8 @@ class SearchSweeper(Sweeper):
             returns.append(results)
             to_go -= len(trials)
         self.save_results(study, sweep_dir)
+        for result in (result for results in returns for result in results):
+            _ = result.return_value  # the first failed trial's error, now that the search has run its trials
         return returns
 
     def check_corners(self, space: dict[str, BaseDistribution], fixed: list[str]) -> list[DictConfig]:
@@ -213,8 +215,8 @@ class SearchSweeper(Sweeper):
 
     @staticmethod
     def tell(study: optuna.Study, trials: list[optuna.Trial | FrozenTrial], results) -> None:
-        """Record each trial's end: pruned trials told the study themselves; a failed job fails its trial and then
-        stops the search with the job's error, as Hydra's basic sweeper does."""
+        """Record each trial's end: pruned trials told the study themselves; a failed job fails its trial, and the
+        search goes on (the sweep ends with the first failure's error once its trials are done)."""
         states = {trial.number: trial.state for trial in study.get_trials(deepcopy=False)}
         for trial, result in zip(trials, results):
             if states[trial.number].is_finished():
@@ -223,8 +225,6 @@ class SearchSweeper(Sweeper):
                 study.tell(trial.number, float(result.return_value))
             else:
                 study.tell(trial.number, state=TrialState.FAIL)
-        for result in results:
-            _ = result.return_value  # raises the error of a failed job
 
     def save_results(self, study: optuna.Study, sweep_dir: Path) -> None:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

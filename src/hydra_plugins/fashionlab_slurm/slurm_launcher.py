@@ -17,8 +17,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import open_dict
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from fashionlab.resume import EarlierRun
-from fashionlab.runfolder import read_summary
+from fashionlab.resume import finished_job
 from fashionlab.shutdown import hold_sigterm
 
 log = logging.getLogger(__name__)
@@ -79,9 +78,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         with open_dict(config.hydra.job):
             config.hydra.job.num = number
-        summary = read_summary(Path(config.hydra.sweep.dir, str(config.hydra.sweep.subdir)))
-        earlier = EarlierRun(summary, None)
-        if not earlier.finished or summary.get("overrides") != list(overrides):
+        earlier = finished_job(Path(config.hydra.sweep.dir, str(config.hydra.sweep.subdir)), list(overrides))
+        if earlier is None:
             return None
         return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
 
