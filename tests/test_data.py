@@ -54,6 +54,18 @@ def test_train_loader_shuffles_each_epoch_and_covers_every_sample(tiny_data_dir)
     assert not torch.equal(epochs[0], train_images)
 
 
+def test_batch_order_is_drawn_from_seed_and_epoch_together_and_repeats_for_the_same_pair(tiny_data_dir):
+    def order(seed: int, epoch: int) -> torch.Tensor:
+        sampler = datamodule(tiny_data_dir, shuffle_seed=seed).train_dataloader().sampler
+        sampler.set_epoch(epoch)
+        return torch.cat(list(sampler))
+
+    for seed, epoch in ((0, 1), (1, 5), (41, 2)):
+        assert torch.equal(order(seed, epoch), order(seed, epoch)), "a resumed run draws its epoch's order again"
+        assert not torch.equal(order(seed, epoch), order(seed + 1, epoch - 1)), "seed s+1 one epoch behind seed s"
+        assert not torch.equal(order(seed, epoch), order(seed + 1, epoch))
+
+
 def test_val_and_test_loaders_keep_order(tiny_data_dir):
     dm = datamodule(tiny_data_dir, eval_batch_size=64)
     for split, loader in (("val", dm.val_dataloader()), ("test", dm.test_dataloader())):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 from torchvision.transforms import v2
@@ -165,9 +166,11 @@ class TensorPairs(torch.utils.data.Dataset):
 class BatchIndices(Sampler):
     """Yields one index tensor (or slice) per batch, so a batch is one gather instead of batch_size lookups.
 
-    Shuffling draws a fresh permutation per epoch from `seed + epoch`; Lightning calls `set_epoch`,
-    so a run resumed from a checkpoint sees the same batches as one that never stopped. The permutation is drawn
-    on `device`, where the data is, so a GPU run shuffles without the host.
+    Shuffling draws a fresh permutation per epoch from the pair (seed, epoch), mixed by numpy's SeedSequence, so each
+    seed's orders are independent of every other seed's (`seed + epoch`, until 2026-12-06, gave seed s at epoch e the
+    order of seed s+1 at epoch e-1); Lightning calls `set_epoch`, so a run resumed from a checkpoint sees the same
+    batches as one that never stopped. The permutation is drawn on `device`, where the data is, so a GPU run shuffles
+    without the host.
     """
 
     def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0, device: torch.device | str = "cpu"):
@@ -186,7 +189,8 @@ class BatchIndices(Sampler):
         if not self.shuffle:
             yield from (slice(start, start + self.batch_size) for start in starts)
             return
-        generator = torch.Generator(self.device).manual_seed(self.seed + self.epoch)
+        mixed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator(self.device).manual_seed(int(mixed))
         order = torch.randperm(self.size, generator=generator, device=self.device)
         yield from (order[start:start + self.batch_size] for start in starts)
 
