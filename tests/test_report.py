@@ -506,6 +506,31 @@ def test_not_a_sweep_is_one_line_error(tmp_path, sweep):
     assert not list(tmp_path.glob("**/report.md")) and not list(tmp_path.glob("**/*.png")), "nothing written"
 
 
+def test_job_folders_hydra_had_not_finished_writing_are_jobs_that_did_not_start(sweep, tmp_path, capsys):
+    """A grid of 4 stopped while Hydra wrote a job's .hydra/ (config.yaml, hydra.yaml, then overrides.yaml): job 0 ran,
+    job 1 has a config.yaml cut short, job 2 no overrides.yaml, job 3 an empty one (opened, never written)."""
+    stopped = tmp_path / "stopped"
+    shutil.copytree(sweep / "0", stopped / "0")
+    for name in ("multirun.yaml", "plan.json"):  # the grid's 4 jobs, recorded before the first one started
+        shutil.copy(sweep / name, stopped / name)
+    for job in "123":
+        (stopped / job / ".hydra").mkdir(parents=True)
+    (stopped / "1" / ".hydra" / "config.yaml").write_text((sweep / "1" / ".hydra" / "config.yaml").read_text()[:300])
+    for job in "23":
+        for name in ("config.yaml", "hydra.yaml"):
+            shutil.copy(sweep / job / ".hydra" / name, stopped / job / ".hydra" / name)
+    (stopped / "3" / ".hydra" / "overrides.yaml").write_text("")
+
+    assert [run.name for run in load_sweep(stopped)] == ["0"]
+    printed, markdown, _ = report_of(stopped, capsys)
+    assert printed["selected"] == "0"
+    assert "1 of 4 planned jobs ran to their end (not started: jobs 1, 2, 3)" in markdown
+    assert {row[0]: row[-1] for row in table(markdown, "All runs")} == {
+        "0": "completed", "1": "not started", "2": "not started", "3": "not started"}
+    assert {job: row["status"] for job, row in runs_csv(stopped).items()} == {
+        "0": "completed", "1": "not started", "2": "not started", "3": "not started"}
+
+
 def test_class_samples_grid_shows_the_first_image_of_each_class_under_its_name(tiny_data_dir, tmp_path):
     images, labels = (torch.from_numpy(array) for array in tiny_split(100, seed=5))
     axes = class_samples_figure(images, labels).axes

@@ -1,10 +1,10 @@
-"""Reading a sweep: one frozen Run per job folder, from its .hydra/ config, summary.json and metrics.csv."""
+"""Reading a sweep: one frozen Run per job that started, from its .hydra/ config, summary.json and metrics.csv."""
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from fashionlab.overrides import override_values, target_name
 from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
@@ -121,17 +121,30 @@ def load_run(path: Path) -> Run:
                history=read_metrics(path / METRICS), platform=summary.get("platform"))
 
 
+def job_folders(folder: Path) -> list[Path]:
+    """The sweep's job folders (those holding .hydra/, which Hydra makes first), in job order."""
+    return sorted((path.parent for path in folder.glob("*/.hydra")), key=lambda path: (len(path.name), path.name))
+
+
+def started(job: Path) -> bool:
+    """Whether Hydra finished the job's .hydra/ record before the job ran: it writes config.yaml, hydra.yaml, then
+    overrides.yaml, each in one write, so a sweep stopped meanwhile leaves no overrides.yaml or an empty one."""
+    overrides = job / ".hydra" / "overrides.yaml"
+    return overrides.is_file() and isinstance(OmegaConf.load(overrides), ListConfig)
+
+
 def load_sweep(folder: Path) -> list[Run]:
-    """The job folders of a sweep (those holding .hydra/config.yaml), in job order."""
+    """The jobs of a sweep that started, in job order (a job folder Hydra had not finished writing is left out)."""
     if not folder.is_dir():
         raise ReportError(f"{folder} is not a folder; pass a sweep folder such as outputs/multirun/<date>/<time>")
     if not (folder / "multirun.yaml").is_file():
         hint = f"; it is one run, its sweep is {folder.parent}" if (folder.parent / "multirun.yaml").is_file() else ""
         raise ReportError(f"{folder} is not a sweep folder: no multirun.yaml, which Hydra writes in every sweep{hint}")
-    jobs = [path.parent.parent for path in folder.glob("*/.hydra/config.yaml")]
+    jobs = [path for path in job_folders(folder) if started(path)]
     if not jobs:
-        raise ReportError(f"{folder} holds no job folders (<job>/.hydra/config.yaml): the sweep started no job")
-    return [load_run(path) for path in sorted(jobs, key=lambda path: (len(path.name), path.name))]
+        raise ReportError(f"{folder} holds no job folders that started (<job>/.hydra/overrides.yaml, which Hydra "
+                          "writes before the job runs): the sweep started no job")
+    return [load_run(path) for path in jobs]
 
 
 def newest_sweep(root: Path = SWEEPS_ROOT) -> Path:
