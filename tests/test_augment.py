@@ -6,8 +6,8 @@ import lightning as L
 import pytest
 import torch
 
+from helpers import read_metrics
 from fashionlab.augment import ERASED_AREA, augment, random_erase
-from test_train import read_metrics
 from fashionlab.training import train
 
 

@@ -11,13 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from helpers import run_cli
 from conftest import ROOT
 from fashionlab import api
 from fashionlab.config import ConfigError
 from fashionlab.preflight import CheckCheckpoint
 from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
-from test_cli import run_cli
 from fashionlab.training import train
 
 

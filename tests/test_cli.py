@@ -6,12 +6,8 @@ import sys
 
 import pytest
 
+from helpers import run_cli
 from conftest import ROOT
-
-
-def run_cli(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, f"src/{script}", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=env)
 
 
 def test_help_and_cfg_job_show_the_config_groups():

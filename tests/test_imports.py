@@ -42,3 +42,36 @@ def test_the_modules_of_src_import_each_other_without_a_circle():
     for name in sorted(graph):
         visit(name, [])
     assert circles == []
+
+
+# The layers of src/, lowest first: a module imports only from its own layer or those before it. A new module must be
+# placed here (the test fails for one that is not), and docs/layout.md shows the same list.
+LAYERS = {
+    "contracts": ["fashionlab", "fashionlab.runfolder", "fashionlab.sweepfolder", "fashionlab.overrides",
+                  "fashionlab.config", "fashionlab.machine", "fashionlab.precision", "fashionlab.slurm",
+                  "fashionlab.schedules", "fashionlab.augment", "fashionlab.adam_example"],
+    "runs": ["fashionlab.data", "fashionlab.model", "fashionlab.module", "fashionlab.records", "fashionlab.dashboard",
+             "fashionlab.monitor", "fashionlab.training", "fashionlab.evaluation", "fashionlab.resume",
+             "fashionlab.shutdown", "fashionlab.sweeps", "fashionlab.preflight", "fashionlab.pruning",
+             "fashionlab.resolvers"],
+    "reporting": ["fashionlab.reporting"],  # the package and every module in it
+    "sweeping": ["fashionlab.confirmation", "fashionlab.command"],
+    "api": ["fashionlab.api"],
+    "entry points": ["train", "eval", "report", "confirm", "sweep", "hydra_plugins"],
+}
+
+
+def layer_of(module: str) -> int:
+    """The index of the module's layer: its own entry, else that of the package it is in."""
+    for index, members in enumerate(LAYERS.values()):
+        if any(module == member or (member != "fashionlab" and module.startswith(f"{member}.")) for member in members):
+            return index
+    raise AssertionError(f"{module} is in no layer of tests/test_imports.py's LAYERS: place it")
+
+
+def test_every_import_in_src_points_down_the_layers_modules_and_packages_alike():
+    files = {module_name(path): path for path in SRC.rglob("*.py")}
+    upward = [f"{name} ({list(LAYERS)[layer_of(name)]}) imports {imported} ({list(LAYERS)[layer_of(imported)]})"
+              for name, path in sorted(files.items()) for imported in sorted(imports(path, set(files)))
+              if layer_of(imported) > layer_of(name)]
+    assert upward == []

@@ -10,13 +10,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from helpers import CORE, custom_scalars, hparams_of, run_cli, tensorboard_runs
 from conftest import ROOT, tiny_overrides
 from fashionlab import compose, evaluate_checkpoint, load_sweep, sweep, train
 from fashionlab.config import ConfigError
 from fashionlab.reporting.runs import ReportError
 from fashionlab.runfolder import read_summary
-from test_cli import run_cli
-from test_dashboard import CORE, custom_scalars, hparams_of, tensorboard_runs
 
 NOTEBOOK = ROOT / "notebooks" / "exercise2.ipynb"
 

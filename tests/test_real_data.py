@@ -33,5 +33,7 @@ def test_real_split_is_50k_10k_10k_and_standardized(real_datamodule):
 def test_one_epoch_of_the_default_config_learns_the_real_data(compose_train):
     cfg = compose_train(f"data.data_dir={REAL_DATA}", "data.val_size=10000", "data.verify_checksums=true")
     trainer = train(cfg)
-    assert trainer.callback_metrics["val/acc"] > 0.8
+    # learned: far above chance (0.1); one epoch's val acc varies with the seed's batch order (0.778, 0.793 and 0.830
+    # for seeds 2, 0 and 1 on 2026-12-06, after batch orders were drawn from (seed, epoch)), so the bar sits below that
+    assert trainer.callback_metrics["val/acc"] > 0.75
     assert Path(cfg.paths.output_dir, "checkpoints", "best.ckpt").is_file()

@@ -1,6 +1,5 @@
 """Bad input, divergence, failures, interruption and resume: what keeps a sweep from losing hours."""
 
-import csv
 import fnmatch
 import inspect
 import json
@@ -19,12 +18,12 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from helpers import read_rows, run_cli
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab.config import FREE, RULES, TRAINER_ARGUMENTS, ConfigError, check, ruled_or_free
 from fashionlab.reporting.report import write_report
 from fashionlab.resolvers import register_resolvers
 from fashionlab.runfolder import checkpoint, checkpoint_config, events_folder
-from test_cli import run_cli
 from fashionlab.training import train
 
 
@@ -202,12 +201,6 @@ def test_failing_jobs_are_recorded_before_and_during_the_fit_the_others_run_and_
     assert "`gradient_clip_algorithm` bogus is invalid" in summaries[0]["error"]
     assert summaries[0]["overrides"][:2] == ["+trainer.gradient_clip_algorithm=bogus", "+optimizer.nesterov=True"]
     assert "Nesterov momentum requires a momentum" in summaries[2]["error"]
-
-
-def read_rows(run: Path) -> list[dict]:
-    """metrics.csv without the wall-clock column, which differs between identical runs."""
-    with open(run / "metrics.csv") as file:
-        return [{k: v for k, v in row.items() if k != "elapsed_s"} for row in csv.DictReader(file)]
 
 
 def start_run(tiny_data_dir: Path, run: Path, epochs: int) -> subprocess.Popen:

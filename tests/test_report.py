@@ -1,5 +1,6 @@
 """The sweep report on a real tiny sweep (CLI runs on tiny IDX files) plus hand-made broken runs."""
 
+import contextlib
 import csv
 import json
 import re
@@ -13,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from helpers import CORE, hparams_of, run_cli, runs_csv, tensorboard_runs
 from conftest import ROOT, TINY_TEST, TINY_TRAIN, TINY_VAL, tiny_overrides, tiny_split
 from fashionlab.data import CLASS_NAMES
 from fashionlab.evaluation import evaluate_checkpoint
@@ -21,11 +23,9 @@ from fashionlab.reporting.diagnosis import diagnose
 from fashionlab.reporting.figures import class_samples_figure, sweep_figure
 from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
 from fashionlab.reporting.selection import Selection, select, varying_overrides
-from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics, read_summary
+from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics
 from confirm import main as confirm_main
 from report import main as report_main
-from test_cli import run_cli
-from test_dashboard import CORE, hparams_of, tensorboard_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -62,28 +62,6 @@ def sweep(tiny_data_dir, tmp_path_factory) -> Path:
     (folder / "5" / "summary.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: boom"}))
     shutil.copytree(folder / "1" / ".hydra", folder / "6" / ".hydra")
     return folder
-
-
-RUNS_CSV_TYPES = {"job": int, "seed": int, "split_seed": int, "best_epoch": int, "best_val_acc": float,
-                  "test_acc": float, "test_loss": float, "wall_seconds": float}  # the other columns are text
-
-
-def runs_csv(sweep: Path) -> dict[str, dict]:
-    """The sweep's runs.csv by job, every value parsed back to its type with the csv module (an empty cell: None) and
-    checked against the job's summary.json: what the summary holds, the row holds, as the same type."""
-    with open(sweep / "runs.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    parsed = {}
-    for row in rows:
-        values = {key: None if text == "" else RUNS_CSV_TYPES.get(key, str)(text) for key, text in row.items()}
-        summary = read_summary(sweep / row["job"]) or {}
-        held = {key: summary[key] for key in ("status", "best_val_acc", "best_epoch", "wall_seconds")
-                if summary.get(key) is not None}
-        held |= {f"platform.{key}": value for key, value in summary.get("platform", {}).items()}
-        assert {key: (values[key], type(values[key])) for key in held} == {
-            key: (value, type(value)) for key, value in held.items()}, f"job {row['job']}"
-        parsed[row["job"]] = values
-    return parsed
 
 
 def table(markdown: str, heading: str, index: int = 0) -> list[list[str]]:
@@ -291,7 +269,6 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
         assert line.get_color() == next(other.get_color() for other in lines if c.group in other.get_label())
 
 
-
 ABLATED = {"data.augment_flip", "data.augment_shift", "model.dropout", "model.norm", "module.label_smoothing",
            "module.tta", "scheduler.interval", "scheduler.scheduler.warmup_fraction"}
 
@@ -415,14 +392,17 @@ def test_replicate_sweep_report_aggregates_by_configuration_then_confirm_reruns_
     # make confirm: the top configuration over 2 fresh seeds (the sweep used 0-2), into a sweep linked both ways
     for args, message in (([str(tmp_path)], "is not a sweep folder"), ([str(sweep), "--top", "0"], "--top: '0'"),
                           ([str(sweep), "--seeds", "x"], "--seeds: 'x': not allowed, must be a positive integer")):
-        with pytest.raises(SystemExit) as exit_info:
-            confirm_main(args)
-        assert exit_info.value.code.startswith("error: ") and message in exit_info.value.code
-        assert "\n" not in exit_info.value.code
+        with pytest.raises(SystemExit) if len(args) > 1 else contextlib.nullcontext():  # argparse's own exit
+            assert confirm_main(args) == 1
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("error: ") and message in error and "\n" not in error
     confirm = tmp_path / "confirm"
-    result = run_cli("confirm.py", str(sweep), "--top", "1", "--seeds", "2", "--sweep-dir", str(confirm))
+    # an override of the source sweep given again (ARGS): it replaces the source's, rather than Hydra's duplicate error
+    result = run_cli("confirm.py", str(sweep), "--top", "1", "--seeds", "2", "--sweep-dir", str(confirm),
+                     "data.batch_size=200")
     assert result.returncode == 0, result.stderr[-3000:]
     again = load_sweep(confirm)
+    assert [run.config.data.batch_size for run in again] == [200, 200]
     assert [(run.seed, run.choices["optimizer"]) for run in again] == [(3, winner.runs[0].choices["optimizer"]),
                                                                        (4, winner.runs[0].choices["optimizer"])]
     assert all(run.status == "completed" for run in again)
@@ -443,25 +423,55 @@ def test_confirm_writes_the_report_of_a_confirmation_whose_jobs_failed_and_exits
     assert "No completed run: nothing selected, test set not evaluated." in markdown
 
 
-def test_confirm_refuses_a_sweep_without_a_completed_run_and_make_refuses_bad_counts(replicate_sweep, tmp_path):
+def test_confirm_refuses_a_sweep_without_a_completed_run_before_writing(replicate_sweep, tmp_path, capsys):
     shutil.copytree(replicate_sweep / "0" / ".hydra", tmp_path / "sweep" / "0" / ".hydra")
     shutil.copy(replicate_sweep / "multirun.yaml", tmp_path / "sweep")
     (tmp_path / "sweep" / "0" / "summary.json").write_text(json.dumps({"status": "failed"}))
-    with pytest.raises(SystemExit) as exit_info:
-        confirm_main([str(tmp_path / "sweep")])
-    assert exit_info.value.code == (
+    assert confirm_main([str(tmp_path / "sweep")]) == 1
+    assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path / 'sweep'} has no completed run: nothing to confirm (its report lists each run's status)")
     assert [path.name for path in (tmp_path / "sweep").glob("*.yaml")] == ["multirun.yaml"], "nothing written"
-    for target, value in (("sweep", "SEEDS=abc"), ("confirm", "TOP=0"), ("best", "SEEDS=-2"), ("sweep", "SEEDS=auto:0"),
-                          ("compare", "SEEDS=auto:x")):
-        made = subprocess.run(["make", "-n", target, value], cwd=ROOT, capture_output=True, text=True)
-        assert made.returncode != 0 and f"{value}: not allowed, must be a positive integer" in made.stderr
-    for values, message in ((["SEEDS=auto", "BUDGET=-1"], "BUDGET=-1: not allowed, must be a number of minutes > 0"),
-                            (["SEEDS=5", "BUDGET=10"], "BUDGET=10: not allowed, must be used with SEEDS=auto only")):
-        made = subprocess.run(["make", "-n", "sweep", *values], cwd=ROOT, capture_output=True, text=True)
-        assert made.returncode != 0 and message in made.stderr
-    made = subprocess.run(["make", "-n", "sweep", "SEEDS=auto:30", "BUDGET=45"], cwd=ROOT, capture_output=True, text=True)
-    assert "hydra/sweeper=confirm hydra.sweeper.max_seeds=30 hydra.sweeper.budget_minutes=45" in made.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "abc"], "--seeds: 'abc': not allowed, must be a positive integer (that many seeds), auto or auto:N"),
+    (["--seeds", "-2"], "--seeds: '-2': not allowed"), (["--seeds", "auto:1"], "--seeds: 'auto:1': not allowed"),
+    (["--seeds", "auto", "--budget", "-1"], "--budget: '-1': not allowed, must be a number of minutes > 0"),
+    (["--seeds", "5", "--budget", "10"], "--budget 10 (BUDGET): not allowed with --seeds 5: a budget stops the rounds"),
+    (["--budget", "10"], "--budget 10 (BUDGET): not allowed with no --seeds"),
+    (["--seeds", "3", "seed=4"], "seed=4: not allowed with --seeds, which sets seed; drop one of them"),
+    (["--seeds", "3", "experiment=search"], "--seeds 3 (SEEDS): not allowed for a search, whose trials are drawn one "
+                                            "run each: confirm its top trials over seeds with make confirm"),
+    (["--then-confirm", "top:0"], "--then-confirm: 'top:0': not allowed, must be top:N (N a positive integer) or groups"),
+    (["--resume", "outputs", "--seeds", "auto:30"], "--seeds: not allowed with --resume, which continues the sweep's own "
+                                                    "plan"),
+    (["--resume", "nowhere", "--budget", "5"], "--resume nowhere: not a sweep folder (no multirun.yaml)"),
+])
+def test_the_sweep_command_refuses_bad_arguments_in_one_line_before_any_folder(args, message, tmp_path):
+    folder = [] if "--resume" in args else ["--dir", str(tmp_path / "sweep")]
+    result = run_cli("sweep.py", *args, *folder)
+    assert not (tmp_path / "sweep").exists()
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr
+
+
+def test_every_sweep_target_is_one_line_over_the_sweep_command():
+    for target, values, line in (
+            ("sweep", ["SEEDS=auto:30", "BUDGET=45"], "src/sweep.py --seeds auto:30 --budget 45 optimizer=sgd,adam"),
+            ("best", ["SEEDS=5"], "src/sweep.py --seeds 5 experiment=best_mlp"),
+            ("ablation", [], "src/sweep.py --seeds 1 experiment=best_mlp 'ablation=glob(*)'"),
+            ("ablation", ["SEEDS=auto", "BUDGET=60"], "src/sweep.py --seeds auto --budget 60 experiment=best_mlp"),
+            ("compare", [], "src/sweep.py --then-confirm groups --seeds auto --budget 25 experiment=compare"),
+            ("compare", ["SEEDS=5"], "src/sweep.py --then-confirm groups --seeds 5 experiment=compare"),
+            ("resume", ["SWEEP=x", "BUDGET=10"], "src/sweep.py --resume x --budget 10"),
+            ("search", ["SEEDS=3"], "src/sweep.py --seeds 3 experiment=search")):
+        made = subprocess.run(["make", "-n", "--no-print-directory", target, *values], cwd=ROOT, capture_output=True,
+                              text=True)
+        assert made.returncode == 0 and line in " ".join(made.stdout.split()), (target, made.stdout, made.stderr)
+    listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in ("sweep", "ablation", "compare", "confirm", "resume", "gd_variants"):
+        help_line = next(line for line in listed.splitlines() if line.split()[1] == target)
+        assert "BUDGET" in help_line and ("SEEDS" in help_line or target == "resume"), help_line
 
 
 EPOCHS = range(1, 11)

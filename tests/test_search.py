@@ -10,6 +10,7 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
+from helpers import FORCED, hparams_of, read_rows, run_cli, runs_csv, tensorboard_runs
 from conftest import ROOT, tiny_overrides
 from fashionlab.overrides import overrides_name
 from fashionlab.runfolder import events_folder
@@ -17,17 +18,6 @@ from fashionlab.sweeps import journal_storage
 from fashionlab.reporting.report import write_report
 from hydra_plugins.fashionlab_search import search_sweeper
 from hydra_plugins.fashionlab_search.search_sweeper import override_value
-from test_cli import run_cli
-from test_reliability import read_rows
-from test_dashboard import hparams_of, tensorboard_runs
-from test_report import runs_csv
-
-# Adam at lr 0.5 reaches its best val acc on the tiny data in epoch 1 and falls back in epoch 2; at 1e-7 it stays at its
-# initial accuracy: forced behind. With this seed the sampler's random start draws the good rate for trials 0-2 and the
-# hopeless one for trial 3.
-FORCED = ["hydra.sweeper.params=null", "optimizer=adam", "optimizer.lr=choice(0.5,1e-7)",
-          "hydra.sweeper.sampler.seed=2", "callbacks.pruning.pruner.n_startup_trials=1",
-          "callbacks.pruning.pruner.n_warmup_steps=0"]
 
 
 def search(data_dir, sweep, *overrides, env=None):
@@ -69,7 +59,7 @@ def test_search_continues_an_interrupted_trial_prunes_a_trial_behind_and_records
     result = search(tiny_data_dir, sweep, *command, env=env)  # the same command again
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study_trials(sweep)
-    assert [t.params["optimizer.lr"] for t in trials] == [0.5, 0.5, 0.5, 1e-7]
+    assert [t.params["optimizer.lr"] for t in trials] == [0.3, 0.3, 0.3, 1e-7]
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
     # Trial 0 went on from its last.ckpt in its own folder; trials 1 and 2, the same config never stopped, reached their
     # best in epoch 1, before trial 0's stop: trial 0 reports that best too, to Optuna and in summary.json.
@@ -88,11 +78,11 @@ def test_search_continues_an_interrupted_trial_prunes_a_trial_behind_and_records
     assert len((sweep / "3" / "metrics.csv").read_text().splitlines()) == 2  # header and the one epoch it trained
 
     # the report's runs.csv: the pruned trial has its row, the value each trial drew its column, and the study's
-    # bookkeeping overrides (search.trial, ...) none; test numbers for the three trials that drew lr 0.5, one
+    # bookkeeping overrides (search.trial, ...) none; test numbers for the three trials that drew lr 0.3, one
     # configuration the report selects and tests replicate by replicate
     write_report(sweep)
     rows = runs_csv(sweep)
-    assert [(row["status"], row["optimizer.lr"]) for row in rows.values()] == [("completed", "0.5")] * 3 + [
+    assert [(row["status"], row["optimizer.lr"]) for row in rows.values()] == [("completed", "0.3")] * 3 + [
         ("pruned", "1e-07")]
     assert [job for job, row in rows.items() if row["test_acc"] is not None] == ["0", "1", "2"]
     assert not any(column.startswith("search.") for column in rows["0"])

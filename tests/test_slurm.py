@@ -15,12 +15,11 @@ from pathlib import Path
 import optuna
 import pytest
 
+from helpers import FORCED, read_rows
 from conftest import ROOT, tiny_overrides
 from fashionlab import slurm
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.sweeps import journal_storage
-from test_reliability import read_rows
-from test_search import FORCED
 
 UP_TIMEOUT_S = 600  # a fresh machine installs slurm-wlm, slurmdbd, MariaDB and munge first
 

@@ -15,17 +15,16 @@ import pytest
 from joblib import cpu_count
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from helpers import read_rows, run_cli, runs_csv
 from conftest import ROOT, as_from_a_terminal, tiny_overrides
 from fashionlab import api
 from fashionlab.reporting.report import write_report
 from fashionlab.runfolder import checkpoint_config, events_folder
 from fashionlab.shutdown import StoppedWhileSettingUp, hold_sigterm, stop_on_sigterm_while_setting_up
 from fashionlab.training import train
+from fashionlab.sweepfolder import Sequential, Stop, read_plan
 from hydra_plugins.fashionlab_search.confirm_sweeper import Clock
 from report import main as report_main
-from test_cli import run_cli
-from test_reliability import read_rows
-from test_report import runs_csv
 
 JOBS, LRS = "012", ("0.01", "0.02", "0.03")
 
@@ -178,31 +177,66 @@ def test_parallel_jobs_stopped_while_setting_up_record_interrupted_and_a_resume_
     assert threads == {str(max(cpu_count() // 2, 1))}, "each of the n_jobs workers gets its share of the cores"
 
 
-def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_reports_its_trail(tiny_data_dir,
-                                                                                                tmp_path, capsys):
-    """SEEDS=auto:5 on two configurations that train identically (the model summary changes nothing), so that a margin
-    of 1e-6 cannot be shown in 5 seeds: round 1 runs 3 seeds each (jobs 0-5), round 2 two more each (jobs 6-9)."""
-    sweep = tmp_path / "sweep"
-    process = subprocess.Popen(
-        [sys.executable, "src/train.py", "-m", "trainer.enable_model_summary=true,false", "hydra/sweeper=confirm",
-         "hydra.sweeper.max_seeds=5", "report.margin=0.000001", *tiny_overrides(tiny_data_dir),
-         "trainer.max_epochs=4", f"hydra.sweep.dir={sweep}"],
-        cwd=ROOT, start_new_session=True, preexec_fn=as_from_a_terminal, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: rows(sweep / "7") >= 1, process, "job 7, in round 2, trained an epoch")
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 143
-    record = json.loads((sweep / "sequential.json").read_text())
-    assert len(record["looks"]) == 1 and record["stopped"] is None
-    assert [c["verdict"] for c in record["looks"][0]["comparisons"]] == ["undecided"]
-    assert [summary(sweep / job).get("status") for job in ("6", "7", "8")] == ["completed", "interrupted", None]
+def sweep_command(*args: str) -> subprocess.Popen:
+    """src/sweep.py in its own session, as a user's terminal runs it."""
+    return subprocess.Popen([sys.executable, "src/sweep.py", *args], cwd=ROOT, start_new_session=True,
+                            preexec_fn=as_from_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+
+@pytest.fixture(scope="module")
+def sequential_sweep(tiny_data_dir, tmp_path_factory) -> dict:
+    """SEEDS=auto:5 BUDGET on two configurations that train identically (the model summary changes nothing), so that a
+    margin of 1e-6 cannot be shown in 5 seeds: round 1 runs 3 seeds each (jobs 0-5) and stops at its tiny budget;
+    `--resume --budget 5` gives it 5 more minutes, and round 2 (jobs 6-9) is stopped by SIGTERM while job 7 trains; a
+    lost job of round 1 removed, a plain `--resume` finishes it. What each step left, for the tests below."""
+    sweep, seen = tmp_path_factory.mktemp("sequential") / "sweep", {}
+    first = sweep_command("--seeds", "auto:5", "--budget", "0.01", "trainer.enable_model_summary=true,false",
+                          "report.margin=0.000001", *tiny_overrides(tiny_data_dir), "trainer.max_epochs=4",
+                          "--dir", str(sweep))
+    seen["budget_stop"] = (first.wait(timeout=300), read_plan(sweep), (sweep / "report.md").read_text())
+    extended = sweep_command("--resume", str(sweep), "--budget", "5")
+    wait_until(lambda: rows(sweep / "7") >= 1, extended, "job 7, in round 2, trained an epoch", seconds=300)
+    extended.send_signal(signal.SIGTERM)  # the command passes it on to its sweep, then writes the report
+    output = extended.communicate(timeout=120)
+    seen["interrupted"] = (extended.returncode, output, read_plan(sweep), (sweep / "report.md").read_text(),
+                           runs_csv(sweep), [summary(sweep / job).get("status") for job in ("6", "7", "8")])
     shutil.rmtree(sweep / "4")  # a job of round 1 lost: the replay launches it again before it decides
-    result = run_cli("train.py", "-m", f"resume={sweep}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((sweep / "sequential.json").read_text())
-    assert [look["planned"] for look in record["looks"]] == ["3 each", "5 each"]
-    assert record["stopped"] == "max_seeds" and record["seeds_spent"] == 10
+    last = sweep_command("--resume", str(sweep))
+    seen["finished"] = (last.communicate(timeout=300), last.returncode, read_plan(sweep))
+    seen["sweep"] = sweep
+    return seen
+
+
+def test_a_budget_stopped_sequential_sweep_records_its_plan_and_says_how_to_give_it_more(sequential_sweep):
+    status, plan, report = sequential_sweep["budget_stop"]
+    assert status == 0 and plan.sequential.stopped == Stop.BUDGET and len(plan.sequential.trail) == 1
+    assert sorted(plan.jobs) == list(range(6)) and plan.sequential.budget_minutes == 0.01
+    assert plan.sequential.minutes_spent > 0 and plan.sequential.seconds_per_job > 0
+    assert "Stopped at the time budget (BUDGET)" in report and "BUDGET=<minutes>` gives it more time" in report
+    assert "**Provisional" not in report
+
+
+def test_an_extended_sweep_stopped_mid_round_is_provisional_and_lists_every_planned_job(sequential_sweep):
+    status, (out, err), plan, report, table, statuses = sequential_sweep["interrupted"]
+    spent_before = sequential_sweep["budget_stop"][1].sequential.minutes_spent
+    assert status == 143, err[-2000:]
+    assert f"Budget: {spent_before:.1f} minutes spent, 5 more" in out
+    assert plan.sequential.budget_minutes == pytest.approx(spent_before + 5, abs=0.01)
+    assert plan.sequential.stopped == Stop.INTERRUPTED and sorted(plan.jobs) == list(range(10))
+    assert [[c.verdict for c in look.comparisons] for look in plan.sequential.trail] == [["undecided"]]
+    assert statuses == ["completed", "interrupted", None]
+    assert "**Provisional:** 7 of 10 planned jobs ran to their end (not started: jobs 8, 9)" in report
+    assert [(job, row["status"], row["seed"]) for job, row in table.items()][6:] == [
+        ("6", "completed", 3), ("7", "interrupted", 4), ("8", "not started", 3), ("9", "not started", 4)]
+
+
+def test_a_resumed_sequential_sweep_replays_its_rounds_and_reports_its_trail(sequential_sweep, capsys):
+    sweep = sequential_sweep["sweep"]
+    (out, err), status, plan = sequential_sweep["finished"]
+    assert status == 0, err[-3000:]
+    assert [look.seeds for look in plan.sequential.trail] == [
+        {"trainer.enable_model_summary=True": n, "trainer.enable_model_summary=False": n} for n in (3, 5)]
+    assert plan.sequential.stopped == Stop.MAX_SEEDS and plan.sequential.seeds_spent == 10
     seeds = [(job, summary(sweep / str(job))["status"], summary(sweep / str(job))["overrides"][-1]) for job in range(10)]
     assert seeds == [(job, "completed", f"seed={seed}") for job, seed in enumerate((0, 1, 2, 0, 1, 2, 3, 4, 3, 4))]
     assert [int(row["epoch"]) for row in read_rows(sweep / "7")] == [1, 2, 3, 4], "continued, not restarted"
@@ -211,6 +245,7 @@ def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_re
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["plan"] == {"looks": [3, 5], "look": 2, "alpha": 0.05, "stopped": "max_seeds"}
     assert [v["verdict"] for v in printed["verdicts"]] == ["undecided"] and printed["margin"] == 0.000001
+    assert printed["provisional"] is False and printed["planned"] == 10 and printed["failed"] == []
     trail = (sweep / "report.md").read_text().split("## Decision trail", 1)[1].split("\n## ", 1)[0]
     assert [line.split("|")[1].strip() for line in trail.splitlines() if line.startswith("| ") and "---" not in line][1:] \
         == ["1", "2"], "one row per look"
@@ -220,13 +255,19 @@ def test_sequential_sweep_adds_a_round_is_stopped_mid_round_resumes_there_and_re
     assert [v.comparison.verdict for v in loaded.verdicts] == ["undecided"]
 
 
-def test_sequential_budget_starts_no_round_that_would_end_past_it():
-    clock = Clock(budget_minutes=0.5)
+def test_sequential_budget_counts_the_minutes_of_earlier_commands_and_starts_no_round_past_it():
+    record = Sequential(0.002, (3, 5), 0.05, 0, budget_minutes=0.5)
+    clock = Clock(record)
     assert not clock.over(upcoming_jobs=100), "no job timed yet: the first rounds always run"
     clock.ran(jobs=2, seconds=10.0)  # 5 s per job
     clock.ran(jobs=0, seconds=3.0)  # a replayed round: finished jobs, not launched again, say nothing of speed
     assert not clock.over(upcoming_jobs=5) and clock.over(upcoming_jobs=7)  # 25 s and 35 s against 30 s
-    assert not Clock(budget_minutes=None).over(upcoming_jobs=10 ** 6)
+    clock.save()
+    assert record.seconds_per_job == 5.0 and record.minutes_spent < 0.01
+    record.minutes_spent = 0.25  # a resumed sweep: the earlier commands spent 15 s; this one, at 5 s a job, has 15 left
+    later = Clock(record)
+    assert not later.over(upcoming_jobs=2) and later.over(upcoming_jobs=4)
+    assert not Clock(Sequential(0.002, (3, 5), 0.05, 0, budget_minutes=None)).over(upcoming_jobs=10 ** 6)
 
 
 def test_a_sigterm_held_while_a_slurm_job_starts_stops_its_run_as_soon_as_it_listens():

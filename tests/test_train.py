@@ -1,6 +1,5 @@
 """A real Lightning fit from the real Hydra config on tiny IDX files: what a run folder holds and means."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -9,16 +8,12 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from helpers import read_metrics
 from fashionlab.runfolder import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.module import Classifier
 from fashionlab.runfolder import METRIC_COLUMNS
 from fashionlab.training import train
-
-
-def read_metrics(run: Path) -> list[dict[str, float]]:
-    with open(run / "metrics.csv") as file:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
 
 
 def test_fit_writes_metrics_summary_checkpoints_and_tensorboard(compose_train):

@@ -91,9 +91,10 @@ def sweep_parser() -> OneLineParser:
 def then_confirm(text: str) -> str | int:
     if text == "groups":
         return text
-    if text.startswith("top:"):
-        return positive(text.removeprefix("top:"))
-    raise argparse.ArgumentTypeError(f"{text!r}: not allowed, must be top:N or groups")
+    top = text.removeprefix("top:")
+    if text.startswith("top:") and top.isdigit() and int(top) > 0:
+        return int(top)
+    raise argparse.ArgumentTypeError(f"{text!r}: not allowed, must be top:N (N a positive integer) or groups")
 
 
 def sweeper_of(overrides: list[str]) -> str:
@@ -129,7 +130,6 @@ def sweep_main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.resume is not None:
         return resume(parser, args)
-    confirm_seeds = args.seeds if args.then_confirm else None
     sweep_seeds = None if args.then_confirm else args.seeds
     check_budget(parser, args.budget, args.seeds)
     for key, given in (("seed", sweep_seeds), ("hydra.sweep.dir", args.dir), ("hydra/sweeper", sweep_seeds)):

@@ -2,6 +2,7 @@
 varies recorded; how a job that hits a lab error fails alone; a search's study, in a journal file, checked before a
 search continues it."""
 
+import itertools
 import json
 import logging
 import os
@@ -83,6 +84,20 @@ def sweep_configs(config: DictConfig):
         if index == len(composed):
             composed.append(loader.load_sweep_config(config, overrides))
         yield composed[index]
+
+
+def launch_numbered(launcher, jobs: list[tuple[int, list[str]]], batch_size: int | None) -> list:
+    """Launch jobs under their numbers in the sweep, which may have gaps (finished jobs kept, a search's unfinished
+    trials continued): each run of consecutive numbers in batches of at most `batch_size`, since a launcher numbers a
+    batch's job folders on from its first. The jobs' results, in order (a failed job's holds its error)."""
+    results = []
+    for _, run in itertools.groupby(enumerate(jobs), key=lambda item: item[1][0] - item[0]):
+        run = [job for _, job in run]
+        size = batch_size or len(run)
+        for start in range(0, len(run), size):
+            chunk = run[start:start + size]
+            results += launcher.launch([overrides for _, overrides in chunk], initial_job_idx=chunk[0][0])
+    return results
 
 
 class RecordPlan(Callback):

@@ -141,7 +141,7 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
              f"\"better\" at two-sided level {better_alpha:.3g}, each equivalence test at one-sided "
              f"{equivalent_alpha:.3g}, so that a false \"better\" and a false \"equivalent\" each stay at or below "
              f"{plan.alpha:.0%}; {design}.", "",
-             f"| against | role | n | difference | interval for better | equivalence interval | p (Welch, uncorrected) | "
+             "| against | role | n | difference | interval for better | equivalence interval | p (Welch, uncorrected) | "
              "P(selected > other) | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for verdict in selection.verdicts:
         c = verdict.comparison
@@ -276,7 +276,7 @@ def selected_lines(run: Run, test: dict, pooled: bool) -> list[str]:
             "![confusion matrix](confusion_matrix.png)"]
 
 
-def runs_table(runs: list[Run], label: dict[str, str], not_started: list[tuple[int, list[str]]]) -> list[str]:
+def runs_table(runs: list[Run], label: dict[str, str], not_started: list[tuple[str, list[str]]]) -> list[str]:
     """Every run by best val acc, named by its configuration (`label`, by job) and its replicate keys, then the
     planned jobs that have not started (by their overrides)."""
     varying = set(varying_overrides(runs))

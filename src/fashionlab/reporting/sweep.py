@@ -8,7 +8,7 @@ from pathlib import Path
 from fashionlab.runfolder import FINISHED, Status
 from fashionlab.sweepfolder import Comparison, Look, Sequential, SweepPlan, read_plan
 from fashionlab.reporting.decisions import Plan
-from fashionlab.reporting.runs import Run, load_sweep
+from fashionlab.reporting.runs import Run, job_folders, load_sweep, started
 from fashionlab.reporting.selection import Selection, select
 
 NOT_STARTED = "not started"  # the status of a planned job that has no run folder
@@ -27,13 +27,17 @@ class ReportedSweep:
     plan: SweepPlan
     selection: Selection
 
+    half_written: tuple[str, ...]  # job folders Hydra had not finished writing when the sweep stopped
+
     @property
-    def not_started(self) -> list[tuple[int, list[str]]]:
-        """The planned jobs with no run folder (a round not yet reached, a job cancelled before it started, a folder
-        Hydra was still writing when the sweep stopped): job number and overrides."""
+    def not_started(self) -> list[tuple[str, list[str]]]:
+        """The planned jobs that did not start (a round not yet reached, a job cancelled before it started, a folder
+        Hydra was still writing when the sweep stopped; overrides [] where the plan does not list it): job name and
+        overrides, in job order."""
         started = {run.name for run in self.runs}
-        return [(number, overrides) for number, overrides in sorted(self.plan.jobs.items())
-                if str(number) not in started]
+        waiting = {str(number): overrides for number, overrides in self.plan.jobs.items() if str(number) not in started}
+        return sorted({**{name: [] for name in self.half_written}, **waiting}.items(),
+                      key=lambda job: (len(job[0]), job[0]))
 
     @property
     def ended(self) -> int:
@@ -42,7 +46,7 @@ class ReportedSweep:
 
     @property
     def planned(self) -> int:
-        return len(set(self.plan.jobs) | {int(run.name) for run in self.runs})
+        return len({*map(str, self.plan.jobs), *map(str, self.half_written), *(run.name for run in self.runs)})
 
     @property
     def provisional(self) -> bool:
@@ -57,7 +61,8 @@ def load(folder: Path) -> ReportedSweep:
     runs = load_sweep(folder)
     plan = read_plan(folder)
     selection = select(runs, *decision_plan(plan.sequential)) if plan.sequential else select(runs)
-    return ReportedSweep(folder, runs, plan, selection)
+    return ReportedSweep(folder, runs, plan, selection,
+                         tuple(job.name for job in job_folders(folder) if not started(job)))
 
 
 def look_record(selection: Selection, seeds: dict[str, int], failed: dict[str, list[int]], going: list[str]) -> Look:

@@ -38,7 +38,7 @@ def write_runs_table(sweep: Path, reported: ReportedSweep) -> Path:
     for run in runs:
         test = tested.get(run.name, {})
         best_epoch = None if run.best_index is None else int(run.history["epoch"][run.best_index])
-        rows.append((int(run.name), [
+        rows.append((run.name, [
             run.name, run.status, label[run.name], *(run.override_values.get(key) for key in varying), run.seed,
             OmegaConf.select(run.config, "data.split_seed"), run.best_val_acc, best_epoch, test.get("test/acc"),
             test.get("test/loss"), run.wall_seconds, *((run.platform or {}).get(key) for key in platform)]))
@@ -50,5 +50,5 @@ def write_runs_table(sweep: Path, reported: ReportedSweep) -> Path:
     with open(sweep / FILE, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(columns)
-        writer.writerows(map(cell, row) for _, row in sorted(rows, key=lambda item: item[0]))
+        writer.writerows(map(cell, row) for _, row in sorted(rows, key=lambda item: (len(item[0]), item[0])))
     return sweep / FILE

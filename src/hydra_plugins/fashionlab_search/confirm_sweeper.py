@@ -21,7 +21,6 @@ basic sweeper would run it. The command line's own overrides apply to each.
 The jobs are ordinary jobs of any launcher, checked and named as a grid's are.
 """
 
-import itertools
 import logging
 import sys
 import time
@@ -32,13 +31,12 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from fashionlab.overrides import configuration_overrides
 from fashionlab.resume import finished_job
 from fashionlab.sweepfolder import MULTIRUN, Sequential, Stop, read_plan, write_plan
-from fashionlab.sweeps import job_overrides
+from fashionlab.sweeps import job_overrides, launch_numbered
 
 log = logging.getLogger(__name__)
 
@@ -144,15 +142,11 @@ class ConfirmSweeper(BasicSweeper):
 
     def launch_unfinished(self, sweep_dir: Path, jobs: list[list[str]], first: int, clock: "Clock") -> list:
         """Launch the jobs numbered from `first` whose folders hold no finished run of the same overrides (all of them,
-        but in a resumed sweep), in runs of consecutive numbers and batches of max_batch_size; their results (a failed
-        job's result holds its error)."""
+        but in a resumed sweep); their results (a failed job's result holds its error)."""
         pending = [(number, overrides) for number, overrides in enumerate(jobs, start=first)
                    if finished_job(sweep_dir / str(number), overrides) is None]
-        results, started = [], time.monotonic()
-        for _, run in itertools.groupby(enumerate(pending), key=lambda item: item[1][0] - item[0]):
-            run = [job for _, job in run]
-            for chunk in self.split_overrides_to_chunks(run, self.max_batch_size):
-                results += self.launcher.launch([overrides for _, overrides in chunk], initial_job_idx=chunk[0][0])
+        started = time.monotonic()
+        results = launch_numbered(self.launcher, pending, self.max_batch_size)
         clock.ran(len(pending), time.monotonic() - started)
         return results
 

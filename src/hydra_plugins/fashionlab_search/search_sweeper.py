@@ -34,7 +34,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState
 
 from fashionlab.dashboard import write_varying
-from fashionlab.sweeps import JournalError, journal_storage, repair_journal
+from fashionlab.sweeps import JournalError, journal_storage, launch_numbered, repair_journal
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -113,17 +113,6 @@ def override_value(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def consecutive(trials: list[FrozenTrial], size: int) -> list[FrozenTrial]:
-    """The first trials of `trials` whose numbers follow one another, at most `size`: one batch of the launcher,
-    which numbers the job folders of a batch from its first."""
-    batch = trials[:1]
-    for trial in trials[1:size]:
-        if trial.number != batch[-1].number + 1:
-            break
-        batch.append(trial)
-    return batch
-
-
 class SearchSweeper(Sweeper):
     def __init__(self, n_trials: int, n_jobs: int, direction: str, study_name: str, storage: str,
                  sampler: DictConfig, check: str | None = None, params: DictConfig | None = None) -> None:
@@ -163,13 +152,12 @@ class SearchSweeper(Sweeper):
             log.info(f"Continuing trials {', '.join(str(trial.number) for trial in continued)}, left unfinished by "
                      "an interrupted run, in their job folders")
         returns = []
-        while to_go > 0:
-            trials = consecutive(continued, min(self.n_jobs, to_go)) or \
-                [study.ask(space) for _ in range(min(self.n_jobs, to_go))]
-            continued = continued[len(trials):]
-            batch = [[*fixed, *(f"{key}={override_value(value)}" for key, value in trial.params.items()),
-                      *trial_overrides, f"++search.trial={trial.number}"] for trial in trials]
-            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)  # job folder N: trial N
+        while to_go > 0:  # the unfinished trials first, then new ones, n_jobs at a time
+            trials = continued or [study.ask(space) for _ in range(min(self.n_jobs, to_go))]
+            continued = []
+            batch = [(trial.number, [*fixed, *(f"{key}={override_value(value)}" for key, value in trial.params.items()),
+                                     *trial_overrides, f"++search.trial={trial.number}"]) for trial in trials]
+            results = launch_numbered(self.launcher, batch, self.n_jobs)  # job folder N: trial N
             self.tell(study, trials, results)
             returns.append(results)
             to_go -= len(trials)
