@@ -25,16 +25,17 @@ DEFAULT = Plan.sequential(20, MARGIN)  # SEEDS=auto: looks at 3, 5, 8, 12, 20 se
 def test_welch_tost_and_mann_whitney_on_a_worked_example():
     """A = 0.88, 0.90, 0.92 and B = 0.87, 0.88, 0.89, worked by hand: means 0.90 and 0.88, variances 4e-4 and 1e-4,
     standard error sqrt(4e-4/3 + 1e-4/3) = 0.012910, t = 0.02 / 0.012910 = 1.5492, Welch-Satterthwaite df
-    = (5e-4/3)^2 / ((4e-4/3)^2/2 + (1e-4/3)^2/2) = 2.9412; of the 9 pairs A is higher in 7 and ties in 1: P(A>B) =
-    7.5/9. Two configurations, one look: "better" at two-sided 0.05 (the 95% interval), equivalence at one-sided 0.05
-    on each side (the 90% interval)."""
+    = (5e-4/3)^2 / ((4e-4/3)^2/2 + (1e-4/3)^2/2) = 2.9412, Hsu's df = min(3, 3) - 1 = 2; of the 9 pairs A is higher
+    in 7 and ties in 1: P(A>B) = 7.5/9. Two configurations, one look: "better" at two-sided 0.05 (the 95% interval)
+    at Hsu's df, equivalence at one-sided 0.05 on each side (the 90% interval) at Welch-Satterthwaite's, as is the
+    p-value."""
     a, b = [0.88, 0.90, 0.92], [0.87, 0.88, 0.89]
     se, df = math.sqrt(4e-4 / 3 + 1e-4 / 3), 2.9412
     assert 0.02 / se == pytest.approx(1.5492, abs=1e-4)
     winner, (none, one), more = compare_with_winner([a, b], Plan.fixed(3, margin=0.05), 0)
     assert winner == 0 and none is None and one.difference == pytest.approx(0.02)
-    for interval, level in ((one.better_interval, 0.975), (one.equivalent_interval, 0.95)):
-        half_width = scipy_stats.t.ppf(level, df) * se
+    for interval, level, degrees in ((one.better_interval, 0.975, 2), (one.equivalent_interval, 0.95, df)):
+        half_width = scipy_stats.t.ppf(level, degrees) * se
         assert interval == pytest.approx((0.02 - half_width, 0.02 + half_width), abs=1e-4)
     assert one.p_value == pytest.approx(2 * scipy_stats.t.sf(1.5492, df), abs=1e-3)
     assert one.p_value == pytest.approx(0.2209, abs=1e-3)
@@ -42,14 +43,18 @@ def test_welch_tost_and_mann_whitney_on_a_worked_example():
     # 90% interval 0.02 ± 2.37 · 0.0129 = [-0.0106, 0.0506]: not inside ±0.05, not above 0
     assert one.verdict == "undecided" and more == [True, True]
     # planned from the measured spread (pooled sd 0.0158) and difference: equivalence within ±0.05 with 5 each;
-    # within the default ±0.002 never, so "better" (effect 1.265, two-sided 0.05, 80% power): 11 each
+    # within the default ±0.002 never, so "better" (effect 1.265, two-sided 0.05 at n - 1 df, 80% power): 12 each
     assert one.replicates_needed == 5
-    assert compare_with_winner([a, b], Plan.fixed(3), 0)[1][1].replicates_needed == 11
+    assert compare_with_winner([a, b], Plan.fixed(3), 0)[1][1].replicates_needed == 12
     assert compare_with_winner([a, b], Plan.fixed(3, margin=0.06), 0)[1][1].verdict == "equivalent"
-    _, (_, apart), more = compare_with_winner([[0.89, 0.90, 0.91], [0.86, 0.87, 0.88]], Plan.fixed(3), 0)
+    # 3 pp apart, sd 1 pp each, 3 seeds: 3 ± t(0.975, 2) · 0.816 pp = [-0.51, +6.51] pp (at Welch's df 4 it was
+    # [+0.73, +5.27], better); 4 pp apart is better
+    _, (_, close), _ = compare_with_winner([[0.89, 0.90, 0.91], [0.86, 0.87, 0.88]], Plan.fixed(3), 0)
+    assert close.verdict == "undecided" and interval_text(close.better_interval) == "[-0.51 pp, +6.51 pp]"
+    _, (_, apart), more = compare_with_winner([[0.89, 0.90, 0.91], [0.85, 0.86, 0.87]], Plan.fixed(3), 0)
     assert apart.verdict == "better" and apart.p_superiority == 1.0 and more == [False, False]
     assert json.dumps(vars(apart)), "numbers and words only, for the printed JSON"
-    assert interval_text(apart.better_interval) == "[+0.73 pp, +5.27 pp]"  # 3 pp ± t(0.975, 4) · 0.816 pp
+    assert interval_text(apart.better_interval) == "[+0.49 pp, +7.51 pp]"  # 4 pp ± t(0.975, 2) · 0.816 pp
     assert interval_text((-1200.0, 1200.0)) == "wider than ±100 pp", "an early look's vacuous interval"
 
 
@@ -81,13 +86,40 @@ def upper(rate: float, experiments: int) -> float:
     return rate + 3 * math.sqrt(rate * (1 - rate) / experiments)
 
 
-@pytest.mark.parametrize("plan", [DEFAULT, Plan.fixed(5, MARGIN)], ids=["auto", "5 seeds"])
+DESIGNS = {"auto": DEFAULT, "3 seeds": Plan.fixed(3, MARGIN), "5 seeds": Plan.fixed(5, MARGIN),
+           "20 seeds": Plan.fixed(20, MARGIN)}  # the designs docs/report.md publishes (3: make best's)
+STABLE, NOISY = 0.001, 0.005  # seed spreads 5x apart: 0.1 and 0.5 pp
+
+
+def spreads(kind: str, m: int) -> float | list[float]:
+    """Each configuration's seed sd: all SD, or the first half (rounded down) stable and the others noisy."""
+    return SD if kind == "equal" else [STABLE] * (m // 2) + [NOISY] * (m - m // 2)
+
+
+@pytest.mark.parametrize("kind", ["equal", "5x apart"])
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("m, experiments", [(2, 60_000), (5, 12_000), (10, 6_000)])
-def test_a_false_better_stays_within_5_percent_after_selection_and_over_looks(plan, m, experiments):
-    """All m configurations equal: the winner is picked from the same runs, then compared with every other one, at
-    every look; a "better" anywhere is false. Two configurations spend exactly 5% by design (4.96% in 200,000)."""
-    result = simulate([0.88] * m, SD, plan, experiments, seed=m)
+def test_a_false_better_stays_within_5_percent_after_selection_over_looks_and_with_unequal_spreads(design, kind, m,
+                                                                                                   experiments):
+    """All m configurations equal, their seeds spread alike or 5x apart (sd 0.1 and 0.5 pp, half of them each): the
+    winner is picked from the same runs, then compared with every other one, at every look; a "better" anywhere is
+    false. Two configurations 5x apart come closest (4.98% for auto in 300,000). With Welch-Satterthwaite's df instead
+    of Hsu's, these draws gave 5.7% at 3 seeds and 5.3% at 5, which fail here (and 5.2% for auto, which 3 standard
+    errors cannot tell from 5%)."""
+    result = simulate([0.88] * m, spreads(kind, m), DESIGNS[design], experiments, seed=m)
     assert result.false_better.mean() <= upper(0.05, experiments)
+
+
+@pytest.mark.parametrize("design, spread", [("auto", 0.0035), ("3 seeds", 0.0015), ("5 seeds", 0.002),
+                                            ("20 seeds", 0.0035)])
+def test_a_false_equivalent_stays_within_5_percent_with_seed_spreads_5x_apart(design, spread):
+    """Two configurations exactly the margin apart, seed spreads 5x apart, at the spread of the difference of two
+    values (sqrt(sd1^2 + sd2^2)) where a false "equivalent" peaks for the design (python -m
+    fashionlab.reporting.decisions scans it): near 5% there (4.9% for auto), the TOST at Welch-Satterthwaite's df."""
+    experiments = 40_000
+    pair = [spread / math.sqrt(26), 5 * spread / math.sqrt(26)]
+    result = simulate([0.0, -MARGIN], pair, DESIGNS[design], experiments, seed=3)
+    assert 0.02 < result.false_equivalent.mean() <= upper(0.05, experiments), "near its peak, and within 5%"
 
 
 def test_false_equivalent_within_5_percent_better_and_equivalent_decided_with_the_default_budget():
@@ -99,7 +131,8 @@ def test_false_equivalent_within_5_percent_better_and_equivalent_decided_with_th
     assert gap.rate(BETTER) >= 0.80 and gap.false_better.mean() == 0
     same = simulate([0.0, 0.0], SD, DEFAULT, experiments, seed=3)
     assert same.rate(EQUIVALENT) >= 0.70
-    assert gap.seeds.mean() < 2 * 12 and same.seeds.mean() <= 2 * 20, "stops as soon as decided"
+    # 0.4 pp apart: 12.0 seeds each on average (10.7 at Welch-Satterthwaite's df, before issue 34); equal: 19.1 of 20
+    assert gap.seeds.mean() < 2 * 13 and same.seeds.mean() < 2 * 20, "stops as soon as decided"
 
 
 def run(folder: Path, job: int, optimizer: str, seed: int, best: float, status: str = "completed",

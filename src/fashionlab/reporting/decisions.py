@@ -8,14 +8,21 @@ per experiment) so that thousands of simulated experiments take seconds.
 Error rates (docs/report.md):
 - "better": the winner is picked from the same runs it is then tested on, so any pair could be the one compared:
   each pair is tested at alpha / (m(m−1)/2) (Bonferroni over all pairs), two-sided, which keeps the chance of any
-  false "better" at or below alpha whichever configuration wins;
-- "equivalent": two one-sided tests (Schuirmann 1987), each at alpha / (m(m−1)/2): the interval at twice that
-  level lies inside (−margin, +margin);
+  false "better" at or below alpha whichever configuration wins; Welch's t is read at Hsu's min(n₁, n₂) − 1 degrees
+  of freedom (stats.hsu_df), which holds that level also when one configuration's seeds spread 5 times more than
+  another's, where Welch–Satterthwaite's degrees of freedom do not with few seeds;
+- "equivalent": two one-sided tests (Schuirmann 1987), each at alpha / (m(m−1)/2), at Welch–Satterthwaite's degrees
+  of freedom (simulated within alpha under unequal spreads too): the interval at twice that level lies inside
+  (−margin, +margin);
+- one verdict per comparison: "better" where its interval lies above 0, even where the equivalence interval also
+  lies inside (−margin, +margin) (a real lead smaller than the margin), else "equivalent", else "undecided";
 - over the looks of a sequential plan, each pair's alpha is spent O'Brien–Fleming-style (stats.sequential_levels),
   so that looking again after every round does not inflate either rate.
 """
 
+import argparse
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +72,8 @@ class Decisions:
     winner: np.ndarray
     difference: np.ndarray
     se: np.ndarray
-    df: np.ndarray
+    df: np.ndarray  # Welch–Satterthwaite's: the equivalence interval's and the reported p-value's
+    better_df: np.ndarray  # Hsu's, min(n₁, n₂) − 1: the interval for better's
     better_interval: tuple[np.ndarray, np.ndarray]
     equivalent_interval: tuple[np.ndarray, np.ndarray]
     verdict: np.ndarray
@@ -74,7 +82,8 @@ class Decisions:
 def decide(means, variances, counts, plan: Plan, look: int) -> Decisions:
     """Each configuration against the one with the highest mean in its row, at look `look` of `plan`. Columns with
     no completed value (count 0) take no part (NOT_COMPARED), nor does the winner; a pair without a spread to judge
-    by (fewer than 2 values on a side, or no spread at all) stays UNDECIDED."""
+    by (fewer than 2 values on a side, or no spread at all) stays UNDECIDED. BETTER where the interval for better
+    lies above 0, even where the equivalence interval also lies inside the margin; else EQUIVALENT where it does."""
     means, variances, counts = np.atleast_2d(means), np.atleast_2d(variances), np.atleast_2d(counts)
     rows = np.arange(len(means))
     present = counts > 0
@@ -82,19 +91,20 @@ def decide(means, variances, counts, plan: Plan, look: int) -> Decisions:
     pick = (rows, winner)
     difference, se, df = stats.welch(means[pick][:, None], variances[pick][:, None], counts[pick][:, None],
                                      means, variances, counts)
+    better_df = stats.hsu_df(counts[pick][:, None], counts, se)
     compared = present.sum(axis=1)
     better_alpha, equivalent_alpha = np.empty(len(means)), np.empty(len(means))
     for m in np.unique(compared):
         better_alpha[compared == m], equivalent_alpha[compared == m] = plan.levels(look, int(m))
     with np.errstate(invalid="ignore"):
-        better_interval = stats.bounds(difference, se, df, better_alpha[:, None] / 2)
+        better_interval = stats.bounds(difference, se, better_df, better_alpha[:, None] / 2)
         equivalent_interval = stats.bounds(difference, se, df, equivalent_alpha[:, None])
         better = better_interval[0] > 0
         equivalent = (equivalent_interval[0] > -plan.margin) & (equivalent_interval[1] < plan.margin)
     verdict = np.where(better, BETTER, np.where(equivalent, EQUIVALENT, UNDECIDED))
     verdict[~present] = NOT_COMPARED
     verdict[pick] = NOT_COMPARED
-    return Decisions(winner, difference, se, df, better_interval, equivalent_interval, verdict)
+    return Decisions(winner, difference, se, df, better_df, better_interval, equivalent_interval, verdict)
 
 
 def needs_seeds(decisions: Decisions) -> np.ndarray:
@@ -164,14 +174,17 @@ class Simulated:
         return float((self.verdict == verdict).any(axis=1).mean())
 
 
-def simulate(true_means: list[float], sd: float, plan: Plan, experiments: int, seed: int = 0) -> Simulated:
-    """Run `plan` on normal values (the configurations' true means, one standard deviation) as the sequential sweeper
-    runs it: each look decides with `decide`, the next round gives fresh seeds, up to the next look's count, to the
-    configurations `needs_seeds` names, and an experiment stops when none needs any, or after the last look."""
+def simulate(true_means: list[float], sd: float | list[float], plan: Plan, experiments: int,
+             seed: int = 0) -> Simulated:
+    """Run `plan` on normal values (the configurations' true means; `sd`: one standard deviation for all, or one per
+    configuration) as the sequential sweeper runs it: each look decides with `decide`, the next round gives fresh
+    seeds, up to the next look's count, to the configurations `needs_seeds` names, and an experiment stops when none
+    needs any, or after the last look."""
     rng = np.random.default_rng(seed)
     true = np.asarray(true_means, dtype=float)
     m = len(true)
-    draws = rng.normal(true, sd, size=(experiments, plan.looks[-1], m)).transpose(0, 2, 1)
+    spread = np.broadcast_to(np.asarray(sd, dtype=float), true.shape)
+    draws = rng.normal(true, spread, size=(experiments, plan.looks[-1], m)).transpose(0, 2, 1)
     values = np.full_like(draws, np.nan)
     launched = np.zeros((experiments, m), dtype=int)
     more = np.ones((experiments, m), dtype=bool)
@@ -203,26 +216,78 @@ def fixed_seeds_for(rate: float, verdict: int, true_means: list[float], sd: floa
     return 201
 
 
-def main(experiments: int = 20_000, sd: float = 0.002, margin: float = MARGIN) -> None:
-    """Print the operating characteristics of SEEDS=auto and of fixed designs, as docs/report.md quotes them:
-    `python -m fashionlab.reporting.decisions`."""
-    auto = Plan.sequential(20, margin)
-    scenarios = [("2 equal", [0.0] * 2), ("5 equal", [0.0] * 5), ("10 equal", [0.0] * 10),
-                 ("2, apart by the margin", [0.0, -margin]), ("2, apart by 0.37 pp", [0.0037, 0.0]),
-                 ("2, apart by 0.4 pp", [0.004, 0.0]), ("2, apart by 0.1 pp", [0.001, 0.0])]
-    print(f"sd {100 * sd:g} pp, margin ±{100 * margin:g} pp, {experiments:,} simulated experiments each\n")
+STABLE, NOISY = 0.001, 0.005  # seed spreads 5x apart (0.1 and 0.5 pp), as a stable and a noisy optimizer have
+# Where a false "equivalent" is searched for: the spread of the difference of two single values, sqrt(sd₁² + sd₂²),
+# in accuracy (0.1 to 0.5 pp); it peaks where "equivalent" is within reach and "better" not yet.
+SPREADS = (0.001, 0.0015, 0.002, 0.0025, 0.003, 0.0035, 0.004, 0.005)
+
+
+def operating_characteristics(experiments: int, sd: float = 0.002, margin: float = MARGIN) -> None:
+    """Print the operating characteristics of SEEDS=auto and of fixed designs, as docs/report.md quotes them."""
+    designs = (("auto (3-20)", Plan.sequential(20, margin)), ("3 seeds", Plan.fixed(3, margin)),
+               ("5 seeds", Plan.fixed(5, margin)), ("20 seeds", Plan.fixed(20, margin)))
+    unequal = f"sd {100 * STABLE:g} vs {100 * NOISY:g} pp"
+    scenarios = [("2 equal", [0.0] * 2, sd), ("5 equal", [0.0] * 5, sd), ("10 equal", [0.0] * 10, sd),
+                 (f"2 equal, {unequal}", [0.0] * 2, [STABLE, NOISY]),
+                 (f"5 equal, 2 at sd {100 * STABLE:g}, 3 at {100 * NOISY:g} pp", [0.0] * 5,
+                  [STABLE] * 2 + [NOISY] * 3),
+                 (f"10 equal, 5 at sd {100 * STABLE:g}, 5 at {100 * NOISY:g} pp", [0.0] * 10,
+                  [STABLE] * 5 + [NOISY] * 5),
+                 ("2, apart by the margin", [0.0, -margin], sd),
+                 (f"2, apart by the margin, {unequal}", [0.0, -margin], [STABLE, NOISY]),
+                 ("2, apart by 0.37 pp", [0.0037, 0.0], sd), ("2, apart by 0.4 pp", [0.004, 0.0], sd),
+                 (f"2, apart by 0.4 pp, {unequal}", [0.004, 0.0], [STABLE, NOISY]),
+                 ("2, apart by 0.1 pp", [0.001, 0.0], sd)]
+    print(f"sd {100 * sd:g} pp unless given, margin ±{100 * margin:g} pp, {experiments:,} simulated experiments each "
+          f"(Monte Carlo standard error {100 * math.sqrt(0.05 * 0.95 / experiments):.2f} pp at 5%)\n")
     print("| configurations (true means) | design | false better | false equivalent | better | equivalent | "
           "seeds per configuration |\n| --- | --- | --- | --- | --- | --- | --- |")
-    for name, means in scenarios:
-        for design, plan in (("auto (3-20)", auto), ("5 seeds", Plan.fixed(5, margin)),
-                             ("20 seeds", Plan.fixed(20, margin))):
-            result = simulate(means, sd, plan, experiments, seed=len(means))
+    for name, means, spread in scenarios:
+        for design, plan in designs:
+            result = simulate(means, spread, plan, experiments, seed=len(means))
             print(f"| {name} | {design} | {result.false_better.mean():.2%} | {result.false_equivalent.mean():.2%} | "
                   f"{result.rate(BETTER):.1%} | {result.rate(EQUIVALENT):.1%} | {result.seeds.mean() / len(means):.1f} |")
+    print(f"\nFalse equivalent, two configurations apart by the margin, at its worst over the spreads "
+          f"sqrt(sd1^2 + sd2^2) = {', '.join(f'{100 * s:g}' for s in SPREADS)} pp:")
+    for ratio in (1, 5):
+        worst = []
+        for design, plan in designs:
+            rates = []
+            for spread in SPREADS:
+                pair = [spread / math.sqrt(1 + ratio ** 2), ratio * spread / math.sqrt(1 + ratio ** 2)]
+                rates.append((simulate([0.0, -margin], pair, plan, experiments, seed=3).false_equivalent.mean(), pair))
+            rate, pair = max(rates)
+            worst.append(f"{design} {rate:.2%} (sd {100 * pair[0]:.3g} vs {100 * pair[1]:.3g} pp)")
+        print(f"- seed spreads {ratio}x apart: " + "; ".join(worst))
+    auto = designs[0][1]
     for name, means, verdict in (("2, apart by 0.4 pp", [0.004, 0.0], BETTER), ("2 equal", [0.0, 0.0], EQUIVALENT)):
         rate = simulate(means, sd, auto, experiments, seed=2).rate(verdict)
         print(f"\n{name}: auto decides {WORDS[verdict]} in {rate:.1%}; a fixed design needs "
-              f"{fixed_seeds_for(rate, verdict, means, sd, margin, experiments // 4)} seeds each for as often.")
+              f"{fixed_seeds_for(rate, verdict, means, sd, margin, max(experiments // 4, 1))} seeds each for as often.")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments end the command with one `error:` line (exit status 2), not a usage block."""
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: not allowed, must be a positive integer")
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m fashionlab.reporting.decisions [--experiments N]`: the simulated error rates and power that
+    docs/report.md quotes."""
+    parser = OneLineParser(prog="python -m fashionlab.reporting.decisions", description=main.__doc__)
+    parser.add_argument("--experiments", type=positive, default=100_000, metavar="N",
+                        help="simulated experiments per row (default 100000, as docs/report.md quotes: several "
+                             "minutes)")
+    operating_characteristics(parser.parse_args(argv).experiments)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Numbers in, numbers out: the statistics behind the report's verdicts, all from scipy.stats and numpy.
 
 A configuration's replicates (runs differing only in their seed) give a sample of its best val acc. Two
-configurations are compared by Welch's t (unequal variances: one optimizer can be noisier than another), and by the
-probability of superiority P(A > B) = U / (n_A n_B) from the Mann–Whitney U statistic (Bouthillier et al., MLSys
-2021). The nominal levels of a sequential design come from an O'Brien–Fleming-type alpha-spending function (Lan and
-DeMets, Biometrika 1983), its boundaries computed by numerical integration (Armitage, McPherson and Rowe, JRSS-A
-1969). Vectorized where the decision code simulates thousands of experiments; formatting is the markdown's job.
+configurations are compared by Welch's t (unequal variances: one optimizer can be noisier than another), "better"
+read at Hsu's conservative degrees of freedom (`hsu_df`), and by the probability of superiority P(A > B) =
+U / (n_A n_B) from the Mann–Whitney U statistic (Bouthillier et al., MLSys 2021). The nominal levels of a
+sequential design come from an O'Brien–Fleming-type alpha-spending function (Lan and DeMets, Biometrika 1983), its
+boundaries computed by numerical integration (Armitage, McPherson and Rowe, JRSS-A 1969). Vectorized where the
+decision code simulates thousands of experiments; formatting is the markdown's job.
 """
 
 import math
@@ -58,6 +59,17 @@ def welch(mean_a, var_a, n_a, mean_b, var_b, n_b):
         df = (share_a + share_b) ** 2 / (share_a ** 2 / (np.asarray(n_a) - 1) + share_b ** 2 / (np.asarray(n_b) - 1))
     se = np.where(se > 0, se, np.nan)
     return np.asarray(mean_a) - mean_b, se, df
+
+
+def hsu_df(n_a, n_b, se):
+    """The degrees of freedom "better" is decided at: min(n_a, n_b) − 1 (Hsu 1938; Scheffé, JASA 1970), elementwise,
+    nan where `se` is (no spread to judge by). Welch's statistic read against t with these degrees of freedom keeps
+    its level whatever the ratio of the two variances; read against the Welch–Satterthwaite ones it does not with few
+    values in the far tail: two equal means with seed spreads 5x apart are called "better" 5.8% of the time at 3
+    seeds, 5.4% at 5 and 5.2% with SEEDS=auto (issue 34, docs/report.md). The price is power, mostly at few seeds:
+    with equal spreads the interval at 5 seeds each widens by t(0.975, 4) / t(0.975, 8) = 1.2."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(se), np.minimum(n_a, n_b) - 1.0, np.nan)
 
 
 def bounds(difference, se, df, alpha):
@@ -131,14 +143,15 @@ def replicates_needed(difference: float, sd: float, better_alpha: float, equival
     """Replicates per configuration of a fixed design that would decide the comparison with probability POWER, if the
     true difference and the spread are what was measured: "better" by a two-sided test at `better_alpha`, or
     "equivalent within ±margin" by two one-sided tests at `equivalent_alpha`, whichever needs fewer. Student's t with
-    the pooled standard deviation (df = 2n − 2) and the noncentral t distribution. A plan from estimates, not a
-    promise. None without a spread; MAX_REPLICATES + 1 for "more"."""
+    the pooled standard deviation (df = 2n − 2) and the noncentral t distribution; "better"'s critical value at Hsu's
+    n − 1 degrees of freedom, as `decide` reads it. A plan from estimates, not a promise. None without a spread;
+    MAX_REPLICATES + 1 for "more"."""
     if not sd > 0:
         return None
     difference = abs(difference)
     for n in range(2, MAX_REPLICATES + 1):
         df, scale = 2 * n - 2, sd * math.sqrt(2 / n)
-        critical = stats.t.ppf(1 - better_alpha / 2, df)
+        critical = stats.t.ppf(1 - better_alpha / 2, n - 1)
         better = stats.nct.sf(critical, df, difference / scale)
         critical = stats.t.ppf(1 - equivalent_alpha, df)
         equivalent = (stats.nct.sf(critical, df, (margin - difference) / scale)
