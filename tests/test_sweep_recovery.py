@@ -186,14 +186,18 @@ def sweep_command(*args: str) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def sequential_sweep(tiny_data_dir, tmp_path_factory) -> dict:
     """SEEDS=auto:5 BUDGET on two configurations that train identically (the model summary changes nothing), so that a
-    margin of 1e-6 cannot be shown in 5 seeds: round 1 runs 3 seeds each (jobs 0-5) and stops at its tiny budget;
+    margin of 1e-6 cannot be shown in 5 seeds: round 1 runs 3 seeds each (jobs 0-5; job 4 fails, its folder taken by
+    another sweep's run) and stops at its tiny budget;
     `--resume --budget 5` gives it 5 more minutes, and round 2 (jobs 6-9) is stopped by SIGTERM while job 7 trains; a
     lost job of round 1 removed, a plain `--resume` finishes it. What each step left, for the tests below."""
     sweep, seen = tmp_path_factory.mktemp("sequential") / "sweep", {}
+    (sweep / "4").mkdir(parents=True)  # job 4's folder taken by another sweep's run: the job fails (a lab error)
+    (sweep / "4" / "summary.json").write_text(json.dumps({"status": "failed", "overrides": ["seed=99"]}))
     first = sweep_command("--seeds", "auto:5", "--budget", "0.01", "trainer.enable_model_summary=true,false",
                           "report.margin=0.000001", *tiny_overrides(tiny_data_dir), "trainer.max_epochs=4",
                           "--dir", str(sweep))
-    seen["budget_stop"] = (first.wait(timeout=300), read_plan(sweep), (sweep / "report.md").read_text())
+    seen["budget_stop"] = (first.communicate(timeout=300), first.returncode, read_plan(sweep),
+                           (sweep / "report.md").read_text())
     extended = sweep_command("--resume", str(sweep), "--budget", "5")
     wait_until(lambda: rows(sweep / "7") >= 1, extended, "job 7, in round 2, trained an epoch", seconds=300)
     extended.send_signal(signal.SIGTERM)  # the command passes it on to its sweep, then writes the report
@@ -208,17 +212,27 @@ def sequential_sweep(tiny_data_dir, tmp_path_factory) -> dict:
 
 
 def test_a_budget_stopped_sequential_sweep_records_its_plan_and_says_how_to_give_it_more(sequential_sweep):
-    status, plan, report = sequential_sweep["budget_stop"]
-    assert status == 0 and plan.sequential.stopped == Stop.BUDGET and len(plan.sequential.trail) == 1
+    (out, err), status, plan, report = sequential_sweep["budget_stop"]
+    assert plan.sequential.stopped == Stop.BUDGET and len(plan.sequential.trail) == 1
     assert sorted(plan.jobs) == list(range(6)) and plan.sequential.budget_minutes == 0.01
     assert plan.sequential.minutes_spent > 0 and plan.sequential.seconds_per_job > 0
     assert "Stopped at the time budget (BUDGET)" in report and "BUDGET=<minutes>` gives it more time" in report
     assert "**Provisional" not in report
 
 
+def test_a_failed_replicate_is_a_missing_value_the_sweep_goes_on_and_the_command_says_so(sequential_sweep):
+    (out, err), status, plan, report = sequential_sweep["budget_stop"]
+    assert status == 1 and err.strip().splitlines()[-1].startswith("error: 1 jobs failed (4): their rows in ")
+    (look,) = plan.sequential.trail
+    assert look.failed == {"trainer.enable_model_summary=False": [1]}
+    assert look.comparisons[0].n == (3, 2), "the failed seed left out of the statistics"
+    assert "| 1 | 3 each (trainer.enable_model_summary=False: seed 1 failed) |" in report
+    assert "| trainer.enable_model_summary=False | 3, 4, 5 | 2 |" in report and "job 4 (seed 1): failed" in report
+
+
 def test_an_extended_sweep_stopped_mid_round_is_provisional_and_lists_every_planned_job(sequential_sweep):
     status, (out, err), plan, report, table, statuses = sequential_sweep["interrupted"]
-    spent_before = sequential_sweep["budget_stop"][1].sequential.minutes_spent
+    spent_before = sequential_sweep["budget_stop"][2].sequential.minutes_spent
     assert status == 143, err[-2000:]
     assert f"Budget: {spent_before:.1f} minutes spent, 5 more" in out
     assert plan.sequential.budget_minutes == pytest.approx(spent_before + 5, abs=0.01)

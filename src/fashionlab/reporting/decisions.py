@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fashionlab.reporting import stats
+from fashionlab.reporting.rounds import GOING, next_round
 
 UNDECIDED, BETTER, EQUIVALENT, NOT_COMPARED = 0, 1, 2, -1
 WORDS = {UNDECIDED: "undecided", BETTER: "better", EQUIVALENT: "equivalent", NOT_COMPARED: "not compared"}
@@ -177,9 +178,9 @@ class Simulated:
 def simulate(true_means: list[float], sd: float | list[float], plan: Plan, experiments: int,
              seed: int = 0) -> Simulated:
     """Run `plan` on normal values (the configurations' true means; `sd`: one standard deviation for all, or one per
-    configuration) as the sequential sweeper runs it: each look decides with `decide`, the next round gives fresh
-    seeds, up to the next look's count, to the configurations `needs_seeds` names, and an experiment stops when none
-    needs any, or after the last look."""
+    configuration) as the sequential sweeper runs it: each look decides with `decide`, and the sweeper's round policy
+    (rounds.next_round) gives the configurations `needs_seeds` names fresh seeds up to the next look's count, or
+    stops the experiment (every comparison decided, or the last look taken)."""
     rng = np.random.default_rng(seed)
     true = np.asarray(true_means, dtype=float)
     m = len(true)
@@ -187,23 +188,23 @@ def simulate(true_means: list[float], sd: float | list[float], plan: Plan, exper
     draws = rng.normal(true, spread, size=(experiments, plan.looks[-1], m)).transpose(0, 2, 1)
     values = np.full_like(draws, np.nan)
     launched = np.zeros((experiments, m), dtype=int)
-    more = np.ones((experiments, m), dtype=bool)
+    target = np.full((experiments, m), plan.looks[0])  # the first round: every configuration up to the first look
+    going = np.ones(experiments, dtype=bool)
     verdict = np.full((experiments, m), NOT_COMPARED)
     false_better, false_equivalent = np.zeros(experiments, bool), np.zeros(experiments, bool)
     index = np.arange(plan.looks[-1])  # of each configuration's draws
-    for look, target in enumerate(plan.looks):
-        going = more.any(axis=1)
-        grow = more & going[:, None]
-        new = grow[:, :, None] & (index >= launched[:, :, None]) & (index < target)
+    for look in range(len(plan.looks)):
+        new = (index >= launched[:, :, None]) & (index < target[:, :, None])
         values[new] = draws[new]
-        launched = np.where(grow, target, launched)
+        launched = target
         counts = (~np.isnan(values)).sum(axis=2)
         decisions = decide(np.nanmean(values, axis=2), np.nanvar(values, axis=2, ddof=1), counts, plan, look)
         gap = true[decisions.winner][:, None] - true[None, :]
         false_better |= going & ((decisions.verdict == BETTER) & (gap <= 0)).any(axis=1)
         false_equivalent |= going & ((decisions.verdict == EQUIVALENT) & (np.abs(gap) >= plan.margin)).any(axis=1)
         verdict = np.where(going[:, None], decisions.verdict, verdict)
-        more = needs_seeds(decisions) & going[:, None]
+        target, stop = next_round(launched, needs_seeds(decisions), plan.looks, look)  # the sweeper's own policy
+        going &= stop == GOING
     return Simulated(verdict, false_better, false_equivalent, launched.sum(axis=1))
 
 

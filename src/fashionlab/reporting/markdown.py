@@ -65,7 +65,7 @@ def configurations_table(selection: Selection) -> list[str]:
     for c in selection.configurations:
         sample = c.sample
         ci = f"[{fmt(sample.ci_low)}, {fmt(sample.ci_high)}]" if sample.n >= 2 else "–"
-        others = [f"{run.name}: {run.status}" for run in c.runs if not run.selectable]
+        others = [f"job {run.name} (seed {run.seed}): {run.status}" for run in c.runs if not run.selectable]
         lines.append(f"| {c.label} | {jobs(c)} | {sample.n} | {mean_std(c.values)} | {ci} | "
                      f"{mean_std([run.best_epoch for run in c.replicates], 1)} | "
                      f"{mean_std([run.wall_seconds for run in c.replicates], 0)} s | {', '.join(others) or '–'} |")
@@ -135,7 +135,11 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
     lines = [f"**Verdict:** {head}. Against each other configuration below: **better** where the selected one's lead "
              "holds (its interval lies above 0), **equivalent** where both lie within the margin of "
              f"±{abs_pp(plan.margin)} (`report.margin`; the equivalence interval inside it: two one-sided tests), "
-             "else **undecided**, with the replicates that would decide it. Welch's t (unequal variances) and "
+             "else **undecided**, with the replicates that would decide it; **better** is said where both hold (a "
+             "real lead smaller than the margin). Equivalent means equivalent to the selected configuration: two "
+             "configurations each equivalent to it can be up to two margins apart. Welch's t (unequal variances; "
+             "the interval for better at min(n₁, n₂) − 1 degrees of freedom, which holds its level when one "
+             "configuration's seeds spread several times more than the other's) and "
              "P(selected > other), the share of replicate pairs in which the selected one is higher (Mann–Whitney "
              f"U / n₁n₂). The selected configuration was picked from these same runs, so {sharing}: "
              f"\"better\" at two-sided level {better_alpha:.3g}, each equivalence test at one-sided "
@@ -152,7 +156,8 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
         lines += ["", f"Replicates each: what a fixed number of replicates per configuration would need to decide the "
                   f"comparison with probability {POWER:.0%}, by the same tests at these levels as a single look, if "
                   "the true difference and spread were the measured ones (Student's t with the pooled standard "
-                  "deviation, df = 2n − 2, noncentral t): a plan from estimates, not a promise. To add seeds only "
+                  "deviation, df = 2n − 2, noncentral t; better's critical value at n − 1 degrees of freedom, as "
+                  "its interval reads it): a plan from estimates, not a promise. To add seeds only "
                   f"where a comparison is undecided, until each is decided: `{confirm_command} SEEDS=auto`."]
     return lines
 
