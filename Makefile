@@ -8,7 +8,8 @@ DATA_DIR ?= data
 DATA_FILES := $(addprefix $(DATA_DIR)/FashionMNIST/raw/,train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 ARGS ?=
 EXPERIMENTS := gd_variants lr_schedules optimizers grid_search
-# Replicates (docs/report.md), checked by src/sweep.py: SEEDS=5 runs each configuration over seeds 0-4; SEEDS=auto
+# Replicates (docs/report.md), checked by src/sweep.py: SEEDS=5 runs each configuration over seeds 0-4 (make confirm
+# and compare: 5 fresh seeds after the sweep's highest); SEEDS=auto
 # (auto:N) adds seeds in rounds until each comparison is decided, at most 20 (N) per configuration; BUDGET=<minutes>
 # with auto: no round starts that would end past it.
 SEEDS ?=
@@ -40,8 +41,9 @@ $(DATA_FILES) &: | $(INSTALLED)
 train: data ## one run with the defaults (SGD); add overrides with ARGS="optimizer=adam optimizer.lr=0.003"
 	$(PY) src/train.py $(ARGS)
 
-# Every sweep target is one line over src/sweep.py: it checks SEEDS and BUDGET, names the sweep's folder, runs the
-# sweep, writes the report even when a job failed, and exits non-zero when one did.
+# Every sweep target is one line over src/sweep.py (make confirm: src/confirm.py, the same fashionlab.command): it
+# checks SEEDS and BUDGET, names the sweep's folder, runs the sweep, writes the report even when a job failed, and
+# exits non-zero when one did.
 sweep: data ## SGD vs Adam, then the report; SEEDS=5: 5 seeds each; SEEDS=auto [BUDGET=min]: seeds until decided
 	$(SWEEP_PY) optimizer=sgd,adam $(ARGS)
 
@@ -61,15 +63,15 @@ ablation: data ## the recipe with one ingredient removed or changed per job, 30 
 # DeepOBS's protocol: tune each optimizer's lr on validation (one run each), then rerun each one's best over fresh seeds,
 # added until decided (SEEDS=auto, its rounds within BUDGET=25 minutes unless said otherwise; docs/compare.md).
 compare: data ## SGD, momentum, Adam, RMSprop, AdamW: lr tuned on validation, each best rerun over seeds; SEEDS, BUDGET
-	$(PY) src/sweep.py --then-confirm groups --seeds $(or $(SEEDS),auto) $(if $(filter auto auto:%,$(or $(SEEDS),auto)),--budget $(or $(BUDGET),25)) experiment=compare $(ARGS)
+	$(PY) src/sweep.py --then-confirm groups --seeds $(or $(SEEDS),auto) $(if $(or $(BUDGET),$(filter auto auto:%,$(or $(SEEDS),auto))),--budget $(or $(BUDGET),25)) experiment=compare $(ARGS)
 
 confirm: data ## rerun the top configurations of a sweep over fresh seeds, then its report: SWEEP=<dir> [TOP=3] [SEEDS=5|auto] [BUDGET]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make confirm SWEEP=outputs/multirun/<date>/<time> [TOP=3] [SEEDS=5|auto]" >&2; exit 2; }
 	$(PY) src/confirm.py $(SWEEP) --top $(TOP) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
-resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=<dir> [BUDGET=more minutes, SEEDS=auto sweeps]
+resume: data ## continue a stopped or lost sweep in its folder, then its report: SWEEP=<dir> [BUDGET=more minutes, for a SEEDS=auto sweep]
 	@test -n "$(SWEEP)" || { echo "error: SWEEP is missing: make resume SWEEP=outputs/multirun/<date>/<time>" >&2; exit 2; }
-	$(PY) src/sweep.py --resume $(SWEEP) $(if $(BUDGET),--budget $(BUDGET))
+	$(SWEEP_PY) --resume $(SWEEP) $(ARGS)
 
 # A search continues its study when given its sweep folder again (docs/search.md). Its trials are single runs: confirm
 # its best ones over seeds with make confirm (SEEDS is refused here, in one line).

@@ -431,6 +431,15 @@ def test_confirm_refuses_a_sweep_without_a_completed_run_before_writing(replicat
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path / 'sweep'} has no completed run: nothing to confirm (its report lists each run's status)")
     assert [path.name for path in (tmp_path / "sweep").glob("*.yaml")] == ["multirun.yaml"], "nothing written"
+    # seeds until decided for the top configuration alone: nothing to compare, refused before either sweep is touched
+    listed = (replicate_sweep / "confirmations.yaml").read_text() if (replicate_sweep / "confirmations.yaml").is_file() \
+        else None
+    assert confirm_main([str(replicate_sweep), "--top", "1", "--seeds", "auto", "--sweep-dir", str(tmp_path / "c")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: hydra.sweeper.max_seeds=20 (SEEDS=auto): not allowed for a sweep of one configuration, which has "
+        "nothing to compare; give it a number of seeds (SEEDS=5)")
+    assert not (tmp_path / "c").exists() and listed == (
+        (replicate_sweep / "confirmations.yaml").read_text() if listed is not None else None)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -463,7 +472,8 @@ def test_every_sweep_target_is_one_line_over_the_sweep_command():
             ("ablation", ["SEEDS=auto", "BUDGET=60"], "src/sweep.py --seeds auto --budget 60 experiment=best_mlp"),
             ("compare", [], "src/sweep.py --then-confirm groups --seeds auto --budget 25 experiment=compare"),
             ("compare", ["SEEDS=5"], "src/sweep.py --then-confirm groups --seeds 5 experiment=compare"),
-            ("resume", ["SWEEP=x", "BUDGET=10"], "src/sweep.py --resume x --budget 10"),
+            ("resume", ["SWEEP=x", "BUDGET=10"], "src/sweep.py --budget 10 --resume x"),
+            ("compare", ["SEEDS=5", "BUDGET=10"], "src/sweep.py --then-confirm groups --seeds 5 --budget 10"),
             ("search", ["SEEDS=3"], "src/sweep.py --seeds 3 experiment=search")):
         made = subprocess.run(["make", "-n", "--no-print-directory", target, *values], cwd=ROOT, capture_output=True,
                               text=True)

@@ -24,9 +24,9 @@ LOOKS = (3, 5, 8)
     ([5, 3, 5], [True, False, True], 1, None, [8, 3, 8], None),
     ([3, 3], [False, False], 0, None, [3, 3], Stop.DECIDED),  # nobody needs seeds
     ([8, 8], [True, True], 2, None, [8, 8], Stop.MAX_SEEDS),  # after the last look
-    ([3, 3], [True, True], 0, lambda jobs: jobs > 3, [3, 3], Stop.BUDGET),  # 4 new jobs would end past it
-    ([3, 3], [True, True], 0, lambda jobs: jobs > 4, [5, 5], None),
-    ([3, 3], [False, False], 0, lambda jobs: True, [3, 3], Stop.DECIDED),  # decided comes first
+    ([3, 3], [True, True], 0, lambda now, after: sum(after) - sum(now) > 3, [3, 3], Stop.BUDGET),  # 4 new jobs: past it
+    ([3, 3], [True, True], 0, lambda now, after: sum(after) - sum(now) > 4, [5, 5], None),
+    ([3, 3], [False, False], 0, lambda now, after: True, [3, 3], Stop.DECIDED),  # decided comes first
 ])
 def test_the_round_policy_gives_seeds_or_says_why_it_stops(seeds, more, look, over, targets, stop):
     new, code = next_round(seeds, more, LOOKS, look, over)

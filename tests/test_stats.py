@@ -14,6 +14,7 @@ from fashionlab.runfolder import METRIC_COLUMNS
 from fashionlab.reporting.decisions import BETTER, EQUIVALENT, Plan, compare_with_winner, simulate
 from fashionlab.reporting.markdown import configurations_table
 from fashionlab.reporting.markdown import interval as interval_text
+from fashionlab.reporting.markdown import level_text
 from fashionlab.reporting.runs import Run
 from fashionlab.reporting.selection import select
 from fashionlab.reporting.stats import describe, sequential_levels
@@ -56,6 +57,10 @@ def test_welch_tost_and_mann_whitney_on_a_worked_example():
     assert json.dumps(vars(apart)), "numbers and words only, for the printed JSON"
     assert interval_text(apart.better_interval) == "[+0.49 pp, +7.51 pp]"  # 4 pp ± t(0.975, 2) · 0.816 pp
     assert interval_text((-1200.0, 1200.0)) == "wider than ±100 pp", "an early look's vacuous interval"
+    # ten configurations at SEEDS=auto's first look: each pair's level underflows to 0, and the report says what it means
+    assert level_text(Plan.sequential(20).levels(0, 10)[0]) == \
+        "below 1e-15 (no comparison can be decided at this look)"
+    assert level_text(0.0012345) == "0.00123"
 
 
 def test_describe_gives_the_t_interval_of_the_mean_and_nothing_it_cannot_know():

@@ -207,6 +207,10 @@ def sequential_sweep(tiny_data_dir, tmp_path_factory) -> dict:
     shutil.rmtree(sweep / "4")  # a job of round 1 lost: the replay launches it again before it decides
     last = sweep_command("--resume", str(sweep))
     seen["finished"] = (last.communicate(timeout=300), last.returncode, read_plan(sweep))
+    modified = {job: (sweep / str(job) / "summary.json").stat().st_mtime for job in range(10)}
+    replay = sweep_command("--resume", str(sweep), "--budget", "0.001")  # no time left for any job: none is needed
+    seen["replayed"] = (replay.communicate(timeout=300), replay.returncode, read_plan(sweep), modified,
+                        {job: (sweep / str(job) / "summary.json").stat().st_mtime for job in range(10)})
     seen["sweep"] = sweep
     return seen
 
@@ -269,6 +273,15 @@ def test_a_resumed_sequential_sweep_replays_its_rounds_and_reports_its_trail(seq
     assert [v.comparison.verdict for v in loaded.verdicts] == ["undecided"]
 
 
+def test_replaying_finished_rounds_costs_no_budget(sequential_sweep):
+    """The finished sweep resumed with almost no budget left: its rounds replay from the runs, none is stopped by the
+    budget (their jobs take no time), and no job runs again."""
+    (out, err), status, plan, before, after = sequential_sweep["replayed"]
+    assert status == 0, err[-3000:]
+    assert plan.sequential.stopped == Stop.MAX_SEEDS and len(plan.sequential.trail) == 2
+    assert after == before, "every job kept as it was"
+
+
 def test_sequential_budget_counts_the_minutes_of_earlier_commands_and_starts_no_round_past_it():
     record = Sequential(0.002, (3, 5), 0.05, 0, budget_minutes=0.5)
     clock = Clock(record)
@@ -282,6 +295,8 @@ def test_sequential_budget_counts_the_minutes_of_earlier_commands_and_starts_no_
     later = Clock(record)
     assert not later.over(upcoming_jobs=2) and later.over(upcoming_jobs=4)
     assert not Clock(Sequential(0.002, (3, 5), 0.05, 0, budget_minutes=None)).over(upcoming_jobs=10 ** 6)
+    record.minutes_spent = 60.0  # far past the budget: a round with nothing left to run still goes on
+    assert not Clock(record).over(upcoming_jobs=0) and Clock(record).over(upcoming_jobs=1)
 
 
 def test_a_sigterm_held_while_a_slurm_job_starts_stops_its_run_as_soon_as_it_listens():

@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from fashionlab.overrides import override_key
-from fashionlab.sweepfolder import MULTIRUN, Seeds, read_plan
+from fashionlab.sweepfolder import MULTIRUN, SWEEPS_ROOT, Seeds, read_plan
 
 SRC = Path(__file__).resolve().parents[1]
-SWEEPS_ROOT = Path("outputs/multirun")
 MAX_AUTO = 20  # seeds per configuration of SEEDS=auto
 
 
@@ -132,7 +131,8 @@ def sweep_main(argv: list[str] | None = None) -> int:
         return resume(parser, args)
     sweep_seeds = None if args.then_confirm else args.seeds
     check_budget(parser, args.budget, args.seeds)
-    for key, given in (("seed", sweep_seeds), ("hydra.sweep.dir", args.dir), ("hydra/sweeper", sweep_seeds)):
+    for key, given in (("seed", sweep_seeds), ("hydra.sweep.dir", args.dir),
+                       ("hydra/sweeper", sweep_seeds and sweep_seeds.auto)):
         clash = next((o for o in args.overrides if override_key(o) == key), None)
         if clash and given:
             parser.error(f"{clash}: not allowed with --{'dir' if key == 'hydra.sweep.dir' else 'seeds'}, which sets "
@@ -177,12 +177,13 @@ def resume(parser: OneLineParser, args: argparse.Namespace) -> int:
 def confirm(source: Path, top: int, found: Seeds, per_group: bool, folder: Path | None, budget: float | None,
             overrides: list[str]) -> int:
     """Rerun the top configurations of `source` (or each group's best) over fresh seeds in a new sweep; its report."""
+    from fashionlab.config import ConfigError
     from fashionlab.confirmation import plan, record
     from fashionlab.reporting.runs import ReportError
 
     try:
         confirmation = plan(source, top, found, per_group, folder or new_sweep_folder(), budget)
-    except ReportError as error:
+    except (ReportError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     record(confirmation)

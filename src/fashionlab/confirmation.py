@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.overrides import override_key, override_values
+from fashionlab.preflight import check_comparable
 from fashionlab.reporting.runs import ReportError
 from fashionlab.reporting.selection import Configuration
 from fashionlab.reporting.sweep import load
@@ -53,13 +54,16 @@ class Confirmation:
 def plan(source: Path, top: int, seeds: Seeds, per_group: bool, sweep: Path,
          budget_minutes: float | None = None) -> Confirmation:
     """What to rerun: the `top` configurations by mean best val acc (or, `per_group`, the best of each group), over
-    `seeds` fresh seeds, into `sweep`. Raises ReportError for a folder that is no sweep or has no completed run."""
+    `seeds` fresh seeds, into `sweep`. Raises ReportError for a folder that is no sweep or has no completed run, and
+    ConfigError for seeds added until decided over one configuration."""
     reported = load(source)
     runs, selection = reported.runs, reported.selection
     chosen = list(selection.group_best.values()) if per_group else \
         [c for c in selection.configurations if c.sample.n][:top]
     if not chosen:
         raise ReportError(f"{source} has no completed run: nothing to confirm (its report lists each run's status)")
+    if seeds.auto:
+        check_comparable(len(chosen), seeds.count)
     first = max(run.seed for run in runs) + 1
     return Confirmation(source, Path(sweep), chosen, first, seeds, budget_minutes)
 

@@ -47,13 +47,18 @@ def check_sweep(config: DictConfig) -> None:
                           "seeds are replicates, not a hyperparameter; confirm its top trials over seeds with "
                           "make confirm SWEEP=<its folder> SEEDS=N")
     if is_sequential(config):
-        configurations = {frozenset(configuration_overrides(job)) for job in grid_jobs(config)}
-        if len(configurations) < 2:
-            raise ConfigError(f"hydra.sweeper.max_seeds={config.hydra.sweeper.max_seeds} (SEEDS=auto): not allowed "
-                              "for a sweep of one configuration, which has nothing to compare; give it a number of "
-                              "seeds (SEEDS=5)")
+        check_comparable(len({frozenset(configuration_overrides(job)) for job in grid_jobs(config)}),
+                         config.hydra.sweeper.max_seeds)
     for job in sweep_configs(config) if is_grid(config) else [config]:
         check(job)
+
+
+def check_comparable(configurations: int, max_seeds: int) -> None:
+    """Raise ConfigError for a sequential sweep (SEEDS=auto) of fewer than two configurations: its rounds add seeds
+    until comparisons are decided, and one configuration has none."""
+    if configurations < 2:
+        raise ConfigError(f"hydra.sweeper.max_seeds={max_seeds} (SEEDS=auto): not allowed for a sweep of one "
+                          "configuration, which has nothing to compare; give it a number of seeds (SEEDS=5)")
 
 
 def _or_exit(checked: Callable[[Any], None], subject: Any) -> None:

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from fashionlab.config import ConfigError
 from fashionlab.overrides import override_values
 from fashionlab.runfolder import CHECKPOINTS, CONTINUED, METRICS, SUMMARY, checkpoint, has_finished, read_summary
+from fashionlab.sweepfolder import MULTIRUN
 
 
 BUDGET = "hydra.sweeper.budget_minutes"  # the one override a resumed sweep takes: more time for its rounds
@@ -32,7 +33,7 @@ def resume_command(argv: list[str]) -> list[str]:
         record = f".hydra/resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
         return [*argv, f"hydra.run.dir={resumes[0].removeprefix('resume=')}", f"hydra.output_subdir={record}"]
     folder = Path(resumes[0].removeprefix("resume="))
-    if not (folder / "multirun.yaml").is_file():
+    if not (folder / MULTIRUN).is_file():
         raise ConfigError(f"resume={folder}: not allowed with -m, must be a sweep folder holding multirun.yaml "
                           "(to continue one run, drop -m)")
     others = [arg for arg in argv[1:] if arg not in ("-m", "--multirun", resumes[0])]
@@ -41,7 +42,7 @@ def resume_command(argv: list[str]) -> list[str]:
         raise ConfigError(f"-m resume={folder} takes no other overrides than {BUDGET} "
                           f"({' '.join(arg for arg in others if arg not in budget)}): a sweep continues with its own")
     # As typed: an override holding an interpolation (`+threads=${oc.env:OMP_NUM_THREADS}`) must not be resolved here.
-    recorded = OmegaConf.to_container(OmegaConf.load(folder / "multirun.yaml").hydra.overrides, resolve=False)
+    recorded = OmegaConf.to_container(OmegaConf.load(folder / MULTIRUN).hydra.overrides, resolve=False)
     hydra_overrides = [arg for arg in recorded["hydra"]
                        if not arg.startswith(("hydra.sweep.dir=", "hydra.mode=", *(f"{BUDGET}=" for _ in budget)))]
     return [argv[0], "-m", *recorded["task"], *hydra_overrides, *budget, f"hydra.sweep.dir={folder}"]

@@ -9,6 +9,8 @@ reader and writer. Numbers and overrides only; the report formats them.
     <sweep>/<N>/                 job N's run folder (fashionlab.runfolder); a search's job N is trial N
     <sweep>/confirms.yaml        in a confirmation (make confirm): the sweep it reruns and what it reruns
     <sweep>/confirmations.yaml   in a confirmed sweep: the sweeps that rerun it
+    <sweep>/varying.yaml         what varies across the jobs (fashionlab.dashboard: run names, HPARAMS)
+    <sweep>/optuna.journal, optimization_results.yaml    a search's study and best trial (its sweeper's)
     <sweep>/report.md, runs.csv, test_metrics.json, *.png, aggregate/    the report's (src/report.py)
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from fashionlab.runfolder import write_json
 
+SWEEPS_ROOT = Path("outputs/multirun")  # Hydra's multirun layout: <date>/<time> under it
 MULTIRUN, PLAN = "multirun.yaml", "plan.json"
 LEGACY_RECORD = "sequential.json"  # a sequential sweep's record before plan.json held it
 CONFIRMS, CONFIRMATIONS = "confirms.yaml", "confirmations.yaml"
@@ -26,7 +29,8 @@ CONFIRMS, CONFIRMATIONS = "confirms.yaml", "confirmations.yaml"
 
 @dataclass(frozen=True)
 class Seeds:
-    """How many seeds a sweep gives each configuration: `count` of them, or (`auto`) added until decided, at most `count`."""
+    """How many seeds a sweep gives each configuration: `count` of them, or (`auto`) added until decided, at most
+    `count`."""
 
     count: int
     auto: bool
@@ -133,7 +137,8 @@ def _sequential(data: dict) -> Sequential:
 
 
 def _legacy_sequential(record: dict) -> Sequential:
-    """sequential.json of a sweep from before plan.json: its design, stop and trail (seeds per look as it wrote them)."""
+    """sequential.json of a sweep from before plan.json: its design, stop and trail (without each look's seeds per
+    configuration, which it kept as display text only)."""
     trail = [Look(look["look"], {}, {}, look["winner"],
                   [Comparison(c["against"], tuple(int(n) for n in c["n"].split(" vs ")), c["difference"],
                               tuple(c["better_interval"]), tuple(c["equivalent_interval"]), c["verdict"])

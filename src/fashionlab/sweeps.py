@@ -1,6 +1,6 @@
-"""What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked and what
-varies recorded; how a job that hits a lab error fails alone; a search's study, in a journal file, checked before a
-search continues it."""
+"""What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked, what
+varies recorded and the plan written (plan.json); launching jobs whose numbers have gaps; how a job that hits a lab
+error fails alone; a search's study, in a journal file, checked before a search continues it."""
 
 import itertools
 import json

@@ -105,6 +105,11 @@ def interval(bounds: tuple[float, float]) -> str:
     return "wider than ±100 pp" if bounds[1] - bounds[0] > 2 else f"[{pp(bounds[0])}, {pp(bounds[1])}]"
 
 
+def level_text(level: float) -> str:
+    """A test's nominal level; one that underflows to 0 (an early look among many pairs) says what that means."""
+    return f"{level:.3g}" if level > 0 else "below 1e-15 (no comparison can be decided at this look)"
+
+
 def abs_pp(value: float) -> str:
     return f"{100 * value:.2f} pp"
 
@@ -142,8 +147,9 @@ def verdict_lines(selection: Selection, confirm_command: str) -> list[str]:
              "configuration's seeds spread several times more than the other's) and "
              "P(selected > other), the share of replicate pairs in which the selected one is higher (Mann–Whitney "
              f"U / n₁n₂). The selected configuration was picked from these same runs, so {sharing}: "
-             f"\"better\" at two-sided level {better_alpha:.3g}, each equivalence test at one-sided "
-             f"{equivalent_alpha:.3g}, so that a false \"better\" and a false \"equivalent\" each stay at or below "
+             f"\"better\" at two-sided level {level_text(better_alpha)}, each equivalence test at one-sided "
+             f"{level_text(equivalent_alpha)}, so that a false \"better\" and a false \"equivalent\" each stay at "
+             "or below "
              f"{plan.alpha:.0%}; {design}.", "",
              "| against | role | n | difference | interval for better | equivalence interval | p (Welch, uncorrected) | "
              "P(selected > other) | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

@@ -9,8 +9,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from fashionlab.overrides import override_values, target_name
 from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
 from fashionlab.runfolder import checkpoint as checkpoint_path
+from fashionlab.sweepfolder import MULTIRUN, SWEEPS_ROOT
 
-SWEEPS_ROOT = Path("outputs/multirun")
 # The x axes a sweep's `report.x_axes` may ask for: metrics.csv columns and how to label them.
 X_AXES = {"epoch": "epoch (passes over the training set)", "elapsed_s": "wall-clock seconds since the fit started",
           "step": "parameter updates"}
@@ -137,8 +137,8 @@ def load_sweep(folder: Path) -> list[Run]:
     """The jobs of a sweep that started, in job order (a job folder Hydra had not finished writing is left out)."""
     if not folder.is_dir():
         raise ReportError(f"{folder} is not a folder; pass a sweep folder such as outputs/multirun/<date>/<time>")
-    if not (folder / "multirun.yaml").is_file():
-        hint = f"; it is one run, its sweep is {folder.parent}" if (folder.parent / "multirun.yaml").is_file() else ""
+    if not (folder / MULTIRUN).is_file():
+        hint = f"; it is one run, its sweep is {folder.parent}" if (folder.parent / MULTIRUN).is_file() else ""
         raise ReportError(f"{folder} is not a sweep folder: no multirun.yaml, which Hydra writes in every sweep{hint}")
     jobs = [path for path in job_folders(folder) if started(path)]
     if not jobs:

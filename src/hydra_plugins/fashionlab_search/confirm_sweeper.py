@@ -24,6 +24,7 @@ The jobs are ordinary jobs of any launcher, checked and named as a grid's are.
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,7 @@ class ConfirmSweeper(BasicSweeper):
         targets = [design.looks[0]] * len(configurations)
         try:
             for look in range(len(design.looks)):
-                jobs = [[*overrides, f"seed={self.first_seed + seed}"]
-                        for overrides, count, target in zip(configurations, seeds, targets)
-                        for seed in range(count, target)]
+                jobs = self.round_jobs(configurations, seeds, targets)
                 plan.jobs.update(enumerate(jobs, start=next_job))
                 write_plan(sweep_dir, plan)
                 returns += self.launch_unfinished(sweep_dir, jobs, next_job, clock)
@@ -117,7 +116,8 @@ class ConfirmSweeper(BasicSweeper):
                 labels = {frozenset(c.overrides): c.label for c in selection.configurations}
                 label = {key: labels.get(key, " ".join(sorted(key))) for key in keys}
                 undecided = {frozenset(c.overrides) for c in selection.need_seeds}
-                targets, stop = next_round(seeds, [key in undecided for key in keys], design.looks, look, clock.over)
+                over_budget = partial(self.over_budget, sweep_dir, configurations, next_job, clock)
+                targets, stop = next_round(seeds, [key in undecided for key in keys], design.looks, look, over_budget)
                 targets, record.stopped = [int(n) for n in targets[0]], stop_of(int(stop[0]))
                 failed = {c.label: [run.seed for run in c.runs if run.status == "failed"]
                           for c in selection.configurations}
@@ -139,6 +139,18 @@ class ConfirmSweeper(BasicSweeper):
         for result in returns:
             _ = result.return_value  # the first failed job's error, now that every round has run
         return returns
+
+    def round_jobs(self, configurations: list[list[str]], seeds: list[int], targets: list[int]) -> list[list[str]]:
+        """The jobs of a round that takes each configuration from `seeds` to `targets` fresh seeds, in job order."""
+        return [[*overrides, f"seed={self.first_seed + seed}"]
+                for overrides, count, target in zip(configurations, seeds, targets) for seed in range(count, target)]
+
+    def over_budget(self, sweep_dir: Path, configurations: list[list[str]], first: int, clock: "Clock",
+                    seeds: list[int], targets: list[int]) -> bool:
+        """Whether the round from `seeds` to `targets`, its jobs numbered from `first`, would end past the budget: the
+        jobs a resumed sweep finished before take no time, so replaying its rounds never stops it early."""
+        upcoming = enumerate(self.round_jobs(configurations, seeds, targets), start=first)
+        return clock.over(sum(finished_job(sweep_dir / str(number), job) is None for number, job in upcoming))
 
     def launch_unfinished(self, sweep_dir: Path, jobs: list[list[str]], first: int, clock: "Clock") -> list:
         """Launch the jobs numbered from `first` whose folders hold no finished run of the same overrides (all of them,
@@ -184,7 +196,8 @@ class Clock:
         self.record.seconds_per_job = self.per_job or None
 
     def over(self, upcoming_jobs: int) -> bool:
-        if self.record.budget_minutes is None:
+        """Whether `upcoming_jobs` more would end past the budget; a round with none to run (replayed) never is."""
+        if self.record.budget_minutes is None or not upcoming_jobs:
             return False
         spent = 60 * self.spent_before + time.monotonic() - self.started
         return spent + upcoming_jobs * self.per_job > 60 * self.record.budget_minutes

@@ -34,6 +34,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState
 
 from fashionlab.dashboard import write_varying
+from fashionlab.sweepfolder import MULTIRUN
 from fashionlab.sweeps import JournalError, journal_storage, launch_numbered, repair_journal
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class SearchSweeper(Sweeper):
             sys.exit(f"error: {error}")
         sweep_dir = Path(self.config.hydra.sweep.dir)
         write_varying(sweep_dir, list(space), corners)  # trials are named by, and HPARAMS show, what the space varies
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # what the report and Hydra's tools look for
+        OmegaConf.save(self.config, sweep_dir / MULTIRUN)  # what the report and Hydra's tools look for
         storage_path = Path(self.storage).resolve()
         study = self.open_study(storage_path)
         trial_overrides = [f"++search.storage='{storage_path}'", f"++search.study={self.study_name}"]
