@@ -39,6 +39,11 @@ class Seeds:
         return f"auto:{self.count}" if self.auto else str(self.count)
 
 
+def job_order(name: str) -> tuple[int, str]:
+    """The sort key of job folder names: by number (job 10 after 9), as Hydra numbers them."""
+    return len(name), name
+
+
 class Stop(str, Enum):
     """Why a sequential sweep stopped adding seeds (None in the record: it has not stopped, its verdicts are
     provisional)."""

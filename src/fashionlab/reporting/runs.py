@@ -9,7 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from fashionlab.overrides import override_values, target_name
 from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
 from fashionlab.runfolder import checkpoint as checkpoint_path
-from fashionlab.sweepfolder import MULTIRUN, SWEEPS_ROOT
+from fashionlab.sweepfolder import MULTIRUN, SWEEPS_ROOT, job_order
 
 # The x axes a sweep's `report.x_axes` may ask for: metrics.csv columns and how to label them.
 X_AXES = {"epoch": "epoch (passes over the training set)", "elapsed_s": "wall-clock seconds since the fit started",
@@ -123,7 +123,7 @@ def load_run(path: Path) -> Run:
 
 def job_folders(folder: Path) -> list[Path]:
     """The sweep's job folders (those holding .hydra/, which Hydra makes first), in job order."""
-    return sorted((path.parent for path in folder.glob("*/.hydra")), key=lambda path: (len(path.name), path.name))
+    return sorted((path.parent for path in folder.glob("*/.hydra")), key=lambda path: job_order(path.name))
 
 
 def started(job: Path) -> bool:

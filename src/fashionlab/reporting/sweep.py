@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fashionlab.runfolder import FINISHED, Status
-from fashionlab.sweepfolder import Comparison, Look, Sequential, SweepPlan, read_plan
+from fashionlab.sweepfolder import Comparison, Look, Sequential, SweepPlan, job_order, read_plan
 from fashionlab.reporting.decisions import Plan
 from fashionlab.reporting.runs import Run, job_folders, load_sweep, started
 from fashionlab.reporting.selection import Selection, select
@@ -36,8 +36,7 @@ class ReportedSweep:
         overrides, in job order."""
         started = {run.name for run in self.runs}
         waiting = {str(number): overrides for number, overrides in self.plan.jobs.items() if str(number) not in started}
-        return sorted({**{name: [] for name in self.half_written}, **waiting}.items(),
-                      key=lambda job: (len(job[0]), job[0]))
+        return sorted({**{name: [] for name in self.half_written}, **waiting}.items(), key=lambda job: job_order(job[0]))
 
     @property
     def ended(self) -> int:

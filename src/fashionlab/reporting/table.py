@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.overrides import REPLICATE_KEYS, configuration_overrides, override_values
+from fashionlab.sweepfolder import job_order
 from fashionlab.reporting.selection import varying_overrides
 from fashionlab.reporting.sweep import NOT_STARTED, ReportedSweep
 
@@ -50,5 +51,5 @@ def write_runs_table(sweep: Path, reported: ReportedSweep) -> Path:
     with open(sweep / FILE, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(columns)
-        writer.writerows(map(cell, row) for _, row in sorted(rows, key=lambda item: (len(item[0]), item[0])))
+        writer.writerows(map(cell, row) for _, row in sorted(rows, key=lambda item: job_order(item[0])))
     return sweep / FILE
