@@ -25,6 +25,7 @@ from fashionlab.reporting.runs import load_sweep, read_lr, report_settings
 from fashionlab.reporting.selection import Selection, select, varying_overrides
 from fashionlab.runfolder import METRIC_COLUMNS, events_folder, read_metrics
 from confirm import main as confirm_main
+from fashionlab.command import sweep_main
 from report import main as report_main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -440,6 +441,25 @@ def test_confirm_refuses_a_sweep_without_a_completed_run_before_writing(replicat
         "nothing to compare; give it a number of seeds (SEEDS=5)")
     assert not (tmp_path / "c").exists() and listed == (
         (replicate_sweep / "confirmations.yaml").read_text() if listed is not None else None)
+
+
+def test_compare_tunes_reports_then_confirms_each_group_even_when_a_tuning_job_failed(tiny_data_dir, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """make compare's shape, `src/sweep.py --then-confirm groups`, on three optimizers of which two cannot run
+    Nesterov (plain SGD has no momentum, Adam no such argument): the tuning report is written, momentum, the one
+    group left, is confirmed on fresh seeds in a new sweep linked to it, and the command exits non-zero."""
+    monkeypatch.chdir(tmp_path)  # the confirmation's new folder goes under ./outputs/multirun
+    tune = tmp_path / "tune"
+    status = sweep_main(["--then-confirm", "groups", "--seeds", "2", "optimizer=sgd,momentum,adam",
+                         "+optimizer.nesterov=true", *tiny_overrides(tiny_data_dir), "--dir", str(tune)])
+    assert status == 1
+    assert [run.status for run in load_sweep(tune)] == ["failed", "completed", "failed"]
+    assert "error: 2 jobs failed (0, 2)" in capsys.readouterr().err
+    (confirmation,) = (tmp_path / "outputs" / "multirun").glob("*/*")
+    assert OmegaConf.load(tune / "confirmations.yaml") == [str(confirmation.relative_to(tmp_path))]
+    assert [(run.seed, run.choices["optimizer"], run.status) for run in load_sweep(confirmation)] == [
+        (1, "momentum", "completed"), (2, "momentum", "completed")]
+    assert (tune / "report.md").is_file() and (confirmation / "report.md").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
