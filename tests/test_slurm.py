@@ -1,7 +1,7 @@
 """launcher=slurm on a real single-node Slurm cluster, started by scripts/slurm_cluster.sh (skipped, with the script's
 reason, where it cannot start: not root, no apt-get): a CPU sweep, a refused submission, a job cancelled while it
 starts, Ctrl-C and preemption, a time limit and the cap on requeues, a search with two trials at a time, a sweep
-resumed."""
+resumed, a sequential (SEEDS=auto) sweep's rounds."""
 
 import fcntl
 import json
@@ -19,6 +19,7 @@ from helpers import FORCED, read_rows
 from conftest import ROOT, tiny_overrides
 from fashionlab import slurm
 from fashionlab.runfolder import checkpoint_config, events_folder
+from fashionlab.sweepfolder import Stop, read_plan
 from fashionlab.sweeps import journal_storage
 
 UP_TIMEOUT_S = 600  # a fresh machine installs slurm-wlm, slurmdbd, MariaDB and munge first
@@ -229,3 +230,21 @@ def test_search_runs_two_trials_at_a_time_as_slurm_jobs_and_prunes_one(tiny_data
     arrays = submitted(sweep)
     assert len(arrays) == 2, "two batches, each one array of two Slurm jobs"
     wait_until(lambda: sacct_states(sweep) == ["COMPLETED"] * 4, "sacct says all four COMPLETED", seconds=60)
+
+
+@pytest.mark.slow  # a minute or two: two rounds, each a Slurm job array
+def test_a_sequential_sweep_runs_its_rounds_as_slurm_jobs_and_reports_its_trail(tiny_data_dir, sweep):
+    """SEEDS=auto:5 under launcher=slurm, through the sweep command: two configurations that train alike (a margin of
+    1e-6 cannot be shown in 5 seeds), so both rounds run, each as one submission, and the report gives the trail."""
+    result = subprocess.run([sys.executable, "src/sweep.py", "--seeds", "auto:5", "launcher=slurm",
+                             "trainer.enable_model_summary=true,false", "report.margin=0.000001",
+                             *tiny_overrides(tiny_data_dir), "--dir", str(sweep)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    plan = read_plan(sweep)
+    assert plan.sequential.stopped == Stop.MAX_SEEDS and sorted(plan.jobs) == list(range(10))
+    assert [set(look.seeds.values()) for look in plan.sequential.trail] == [{3}, {5}]
+    assert [summary(sweep / str(job))["status"] for job in range(10)] == ["completed"] * 10
+    assert f"Report: {sweep}/report.md" in result.stdout and "## Decision trail" in (sweep / "report.md").read_text()
+    wait_until(lambda: slurm.sweep_jobs(sweep) == [], "squeue lists none of its jobs", seconds=60)
+
