@@ -43,8 +43,8 @@ def resume_command(argv: list[str]) -> list[str]:
                           f"({' '.join(arg for arg in others if arg not in budget)}): a sweep continues with its own")
     # As typed: an override holding an interpolation (`+threads=${oc.env:OMP_NUM_THREADS}`) must not be resolved here.
     recorded = OmegaConf.to_container(OmegaConf.load(folder / MULTIRUN).hydra.overrides, resolve=False)
-    hydra_overrides = [arg for arg in recorded["hydra"]
-                       if not arg.startswith(("hydra.sweep.dir=", "hydra.mode=", *(f"{BUDGET}=" for _ in budget)))]
+    replaced = ("hydra.sweep.dir=", "hydra.mode=", *([f"{BUDGET}="] if budget else []))
+    hydra_overrides = [arg for arg in recorded["hydra"] if not arg.startswith(replaced)]
     return [argv[0], "-m", *recorded["task"], *hydra_overrides, *budget, f"hydra.sweep.dir={folder}"]
 
 

@@ -15,6 +15,7 @@ from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from fashionlab.overrides import override_key
 from fashionlab.sweepfolder import SweepPlan, write_plan
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def grid_jobs(config: DictConfig) -> list[list[str]]:
     arguments = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
     if is_sequential(config):
         first = config.hydra.sweeper.first_seed
-        arguments = [argument for argument in arguments if argument.lstrip("+").split("=", 1)[0] != "seed"]
+        arguments = [argument for argument in arguments if override_key(argument) != "seed"]
         arguments.append(f"seed={first},{first + 1},{first + 2}")
     parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())  # lists `glob(*)` options
     return job_overrides(parser, arguments, configurations)

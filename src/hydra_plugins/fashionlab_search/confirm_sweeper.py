@@ -34,8 +34,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
-from fashionlab.overrides import configuration_overrides
+from fashionlab.overrides import configuration_overrides, override_key
 from fashionlab.resume import finished_job
+from fashionlab.runfolder import Status
 from fashionlab.sweepfolder import MULTIRUN, Sequential, Stop, read_plan, write_plan
 from fashionlab.sweeps import job_overrides, launch_numbered
 
@@ -119,7 +120,7 @@ class ConfirmSweeper(BasicSweeper):
                 over_budget = partial(self.over_budget, sweep_dir, configurations, next_job, clock)
                 targets, stop = next_round(seeds, [key in undecided for key in keys], design.looks, look, over_budget)
                 targets, record.stopped = [int(n) for n in targets[0]], stop_of(int(stop[0]))
-                failed = {c.label: [run.seed for run in c.runs if run.status == "failed"]
+                failed = {c.label: [run.seed for run in c.runs if run.status == Status.FAILED]
                           for c in selection.configurations}
                 record.trail.append(look_record(selection, {label[key]: n for key, n in zip(keys, seeds)},
                                                 {name: found for name, found in failed.items() if found},
@@ -168,7 +169,7 @@ def distinct_configurations(jobs: list[list[str]]) -> list[list[str]]:
     own seed list would otherwise make copies of one configuration), in order."""
     found: dict[frozenset, list[str]] = {}
     for overrides in jobs:
-        configuration = [o for o in overrides if o.lstrip("+").split("=", 1)[0] != "seed"]
+        configuration = [o for o in overrides if override_key(o) != "seed"]
         found.setdefault(frozenset(configuration_overrides(configuration)), configuration)
     return list(found.values())
 
