@@ -1,6 +1,6 @@
 """Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
 before issue 13 and under each change; Adam against SGD on the small MLP; a 4-job sweep with and without
-`launcher=parallel`; then the start-up of the entry points (`--help`, a refused value) beside `import lightning`.
+`launcher=parallel`; K replicates with `launcher=parallel` and stacked (stack=true); then the start-up of the entry points (`--help`, a refused value) beside `import lightning`.
 Every timed fit runs in a process of its own. Prints medians. Flags: --rounds, --epochs (per fit; the epochs after
 the first are timed, their mean), --only (some parts, e.g. `make bench ARGS="--only startup"`)."""
 
@@ -15,7 +15,7 @@ import torch
 from bench.own_process import in_own_process
 from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
 from bench.startup import time_startup
-from bench.sweep import time_sweeps
+from bench.sweep import time_replicates, time_sweeps
 from bench.variants import medians, rotated, time_optimizers, time_recipe
 from fashionlab.data import IMAGE_MAGIC, LABEL_MAGIC, RELEASE, raw_dir
 
@@ -64,6 +64,7 @@ def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Pa
 PARTS = {"pipelines": time_pipelines,
          "recipe": lambda *args: [time_recipe(*args)], "optimizers": lambda *args: [time_optimizers(*args)],
          "sweep": lambda data_dir, real, rounds, epochs, tmp: [time_sweeps(data_dir, real, tmp)],
+         "replicates": lambda data_dir, real, rounds, epochs, tmp: [time_replicates(data_dir, real, tmp, rounds, epochs)],
          "startup": lambda data_dir, real, rounds, epochs, tmp: [time_startup(rounds)]}
 
 

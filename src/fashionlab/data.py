@@ -195,11 +195,32 @@ class BatchIndices(Sampler):
         yield from (order[start:start + self.batch_size] for start in starts)
 
 
+class StackedBatchIndices(Sampler):
+    """One batch per member of a stack (fashionlab.stacking), each in its own seed's order: a (K, N) index tensor,
+    so a batch is one gather of (K, N, 1, 28, 28) images."""
+
+    def __init__(self, members: list[BatchIndices]):
+        self.members = members
+
+    def set_epoch(self, epoch: int) -> None:
+        for member in self.members:
+            member.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.members[0])
+
+    def __iter__(self):
+        yield from (torch.stack(batches) for batches in zip(*self.members))
+
+
 class FashionMNISTDataModule(L.LightningDataModule):
-    """50,000 train / 10,000 validation (fixed by split_seed) / 10,000 test, standardized once and kept in memory."""
+    """50,000 train / 10,000 validation (fixed by split_seed) / 10,000 test, standardized once and kept in memory.
+
+    A list of shuffle seeds serves a stack of runs (fashionlab.stacking): each training batch is one per seed."""
 
     def __init__(self, data_dir: str = "data", batch_size: int = 64, eval_batch_size: int = 1000,
-                 val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int = 0, verify_checksums: bool = True,
+                 val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int | list[int] = 0,
+                 verify_checksums: bool = True,
                  augment_flip: bool = False, augment_shift: int = 0, augment_erase: float = 0.0):
         super().__init__()
         self.augment_flip, self.augment_shift, self.augment_erase = augment_flip, augment_shift, augment_erase
@@ -249,7 +270,12 @@ class FashionMNISTDataModule(L.LightningDataModule):
         return batch
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        if isinstance(self.shuffle_seed, int):
+            return self._loader("train", self.batch_size, shuffle=True)
+        data = self.splits["train"]
+        sampler = StackedBatchIndices([BatchIndices(len(data), self.batch_size, True, seed, device=data.labels.device)
+                                       for seed in self.shuffle_seed])
+        return DataLoader(data, batch_size=None, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

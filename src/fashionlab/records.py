@@ -87,6 +87,10 @@ class RunRecorder(L.Callback):
         if self.summary["status"] == Status.RUNNING:
             self._save_summary(status=Status.COMPLETED)
 
+    def note(self, **fields: Any) -> None:
+        """Add facts about the run to summary.json (a stacked run: how many members it trained with)."""
+        self._save_summary(**fields)
+
     def record_pruned(self, epoch: int) -> None:
         """A search stops this run after `epoch`: its trial is behind the others (fashionlab.pruning)."""
         self._save_summary(status=Status.PRUNED, pruned_epoch=epoch)

@@ -9,6 +9,8 @@ reader and writer. Numbers and overrides only; the report formats them.
     <sweep>/<N>/                 job N's run folder (fashionlab.runfolder); a search's job N is trial N
     <sweep>/confirms.yaml        in a confirmation (make confirm): the sweep it reruns and what it reruns
     <sweep>/confirmations.yaml   in a confirmed sweep: the sweeps that rerun it
+    <sweep>/stacks.json          with stack=true, the groups of the launch under way: leader job number -> the jobs
+                                 (number, overrides) its one process trains as a stack (fashionlab.stacking)
     <sweep>/varying.yaml         what varies across the jobs (fashionlab.dashboard: run names, HPARAMS)
     <sweep>/optuna.journal, optimization_results.yaml    a search's study and best trial (its sweeper's)
     <sweep>/report.md, runs.csv, test_metrics.json, *.png, aggregate/    the report's (src/report.py)
@@ -25,6 +27,7 @@ SWEEPS_ROOT = Path("outputs/multirun")  # Hydra's multirun layout: <date>/<time>
 MULTIRUN, PLAN = "multirun.yaml", "plan.json"
 LEGACY_RECORD = "sequential.json"  # a sequential sweep's record before plan.json held it
 CONFIRMS, CONFIRMATIONS = "confirms.yaml", "confirmations.yaml"
+STACKS = "stacks.json"
 
 
 @dataclass(frozen=True)
@@ -152,3 +155,16 @@ def _legacy_sequential(record: dict) -> Sequential:
     return Sequential(plan["margin"], tuple(plan["looks"]), plan["alpha"], record["first_seed"],
                       record["budget_minutes"], trail=trail,
                       stopped=Stop(record["stopped"]) if record["stopped"] else None)
+
+
+def write_stacks(sweep: Path, stacks: dict[int, list[tuple[int, list[str]]]]) -> None:
+    """The stacks of the launch about to start (leader job number -> its jobs), before any of its jobs runs."""
+    write_json(sweep / STACKS, {str(leader): [[number, overrides] for number, overrides in jobs]
+                                for leader, jobs in stacks.items()})
+
+
+def read_stack(sweep: Path, leader: int) -> list[tuple[int, list[str]]] | None:
+    """The jobs that job `leader` trains as a stack, or None when it runs alone."""
+    path = sweep / STACKS
+    jobs = json.loads(path.read_text()).get(str(leader)) if path.is_file() else None
+    return [(int(number), list(overrides)) for number, overrides in jobs] if jobs else None

@@ -1,6 +1,7 @@
 """What the lab's sweeps share: a grid's jobs, listed before the first one runs, so that each can be checked, what
-varies recorded and the plan written (plan.json); launching jobs whose numbers have gaps; how a job that hits a lab
-error fails alone; a search's study, in a journal file, checked before a search continues it."""
+varies recorded and the plan written (plan.json); launching jobs whose numbers have gaps; with stack=true, launching
+the jobs that differ only in their seed as one stack; how a job that hits a lab error fails alone; a search's study,
+in a journal file, checked before a search continues it."""
 
 import itertools
 import json
@@ -13,10 +14,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.overrides import override_key
-from fashionlab.sweepfolder import SweepPlan, write_plan
+from fashionlab.sweepfolder import SweepPlan, write_plan, write_stacks
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def is_grid(config: DictConfig) -> bool:
     """Whether the sweep lists its jobs beforehand, so that `sweep_configs` can compose them: Hydra's basic sweeper
     (a grid) or the confirm sweeper (given configurations, each over the replicate seeds). A search draws its jobs as
     it goes and checks them itself."""
-    return config.hydra.sweeper._target_.endswith((".BasicSweeper", ".ConfirmSweeper"))
+    return config.hydra.sweeper._target_.endswith((".GridSweeper", ".BasicSweeper", ".ConfirmSweeper"))
 
 
 def job_overrides(parser: OverridesParser, arguments: list[str],
@@ -99,6 +100,75 @@ def launch_numbered(launcher, jobs: list[tuple[int, list[str]]], batch_size: int
             chunk = run[start:start + size]
             results += launcher.launch([overrides for _, overrides in chunk], initial_job_idx=chunk[0][0])
     return results
+
+
+def why_alone(cfg: DictConfig) -> str | None:
+    """Why a configuration's runs cannot share a stack (the key=value that stops it), or None when they can. Random
+    draws while training (dropout, augmentation, mixup) come from the process's one generator, which members would
+    share; clipping by norm and a time limit act on the whole step; only fashionlab.model.MLP has a batched form."""
+    blocks = {
+        "model._target_": cfg.model.get("_target_") != "fashionlab.model.MLP",
+        "model.dropout": bool(cfg.model.get("dropout")),
+        "model.input_dropout": bool(cfg.model.get("input_dropout")),
+        "data.augment_flip": bool(cfg.data.get("augment_flip")),
+        "data.augment_shift": bool(cfg.data.get("augment_shift")),
+        "data.augment_erase": bool(cfg.data.get("augment_erase")),
+        "module.mixup": bool(cfg.module.get("mixup")),
+        "trainer.gradient_clip_val": bool(cfg.trainer.get("gradient_clip_val"))
+        and cfg.trainer.get("gradient_clip_algorithm") != "value",
+        "trainer.max_time": cfg.trainer.get("max_time") is not None,
+    }
+    found = next((key for key, blocked in blocks.items() if blocked), None)
+    return f"{found}={OmegaConf.select(cfg, found)}" if found else None
+
+
+class StackedLaunch:
+    """stack=true: the launcher of a sweep as its sweeper sees it, launching the jobs of each batch that differ only in
+    their seed as one job, which trains them as a stack (fashionlab.stacking) and writes each job's own folder. That job
+    runs in the folder of the group's first job (its leader; `hydra.sweep.subdir`), so groups and single jobs still go
+    side by side on launcher=parallel and as one Slurm array; `<sweep>/stacks.json` tells the leader its group."""
+
+    def __init__(self, launcher, config: DictConfig, config_loader):
+        self.launcher, self.config, self.config_loader = launcher, config, config_loader
+
+    def __getattr__(self, name: str):
+        return getattr(self.launcher, name)
+
+    def groups(self, jobs: list[tuple[int, list[str]]]) -> list[list[tuple[int, list[str]]]]:
+        """The jobs in groups that differ only in `seed`, in order of their first job; a group whose configuration
+        cannot be stacked (why_alone) as single jobs. Logs the grouping."""
+        by_configuration: dict[frozenset, list[tuple[int, list[str]]]] = {}
+        for number, overrides in jobs:
+            key = frozenset(item for item in overrides if override_key(item) != "seed")
+            by_configuration.setdefault(key, []).append((number, overrides))
+        groups = []
+        for members in by_configuration.values():
+            reason = why_alone(self.config_loader.load_sweep_config(self.config, members[0][1])) \
+                if len(members) > 1 else "no other seed of its configuration in this launch"
+            numbers = " ".join(str(number) for number, _ in members)
+            if reason is None:
+                seeds = [item.split("=", 1)[1] for _, overrides in members for item in overrides
+                         if override_key(item) == "seed"]
+                log.info(f"Stacking jobs {numbers} (seed {' '.join(seeds) or 'as configured'}): one process")
+                groups.append(members)
+            else:
+                log.info(f"Job{'s' * (len(members) > 1)} {numbers} alone: {reason}")
+                groups += [[member] for member in members]
+        return sorted(groups, key=lambda group: group[0][0])
+
+    def launch(self, job_overrides, initial_job_idx: int) -> list:
+        jobs = list(enumerate([list(overrides) for overrides in job_overrides], start=initial_job_idx))
+        groups = self.groups(jobs)
+        write_stacks(Path(self.config.hydra.sweep.dir), {group[0][0]: group for group in groups if len(group) > 1})
+        results = self.launcher.launch([[*group[0][1], f"hydra.sweep.subdir={group[0][0]}"] for group in groups],
+                                       initial_job_idx=initial_job_idx)
+        of_job = {number: result for group, result in zip(groups, results) for number, _ in group}
+        return [of_job[number] for number, _ in jobs]
+
+
+def stacking(launcher, config: DictConfig, config_loader):
+    """The launcher a grid or confirm sweeper launches through: StackedLaunch with stack=true."""
+    return StackedLaunch(launcher, config, config_loader) if config.get("stack") else launcher
 
 
 class RecordPlan(Callback):

@@ -1,18 +1,21 @@
 """One training run, from its composed config to a fitted model in its run folder: the task of src/train.py and of
-fashionlab.api."""
+fashionlab.api; with stack=true, a sweep job that trains its group of jobs as one stack."""
 
 from pathlib import Path
 
 import lightning as L
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fashionlab.module import Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
-from fashionlab.resume import reopen_job_folder
-from fashionlab.runfolder import Status, checkpoint, checkpoint_config, record_status
+from fashionlab.overrides import override_key
+from fashionlab.resume import EarlierRun, reopen_job_folder
+from fashionlab.runfolder import Status, checkpoint, checkpoint_config, read_summary, record_status
+from fashionlab.sweepfolder import read_stack
 
 
 def task(cfg: DictConfig) -> float:
@@ -24,6 +27,9 @@ def task(cfg: DictConfig) -> float:
         ckpt_path = checkpoint(cfg.resume)
         cfg = checkpoint_config(ckpt_path)
     elif HydraConfig.get().mode == RunMode.MULTIRUN:
+        folder = Path(cfg.paths.output_dir)
+        if cfg.get("stack") and folder.name.isdigit() and (jobs := read_stack(folder.parent, int(folder.name))):
+            return stacked_task(cfg, jobs)
         earlier = reopen_job_folder(Path(cfg.paths.output_dir), list(HydraConfig.get().overrides.task))
         if earlier.finished:
             return earlier.best_val_acc
@@ -55,3 +61,61 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
     log_dashboard(logger, cfg, datamodule, first_session=ckpt_path is None)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer
+
+
+def stacked_task(cfg: DictConfig, jobs: list[tuple[int, list[str]]]) -> float:
+    """The first job of a stack (fashionlab.sweeps.StackedLaunch) runs every job of its group, each in its own folder:
+    those finished before are kept, those stopped before continue alone from their checkpoints (their epochs differ),
+    the others train as one stack. Returns the first job's best validation accuracy."""
+    from fashionlab.stacking import train_stack  # the stack's Lightning code, only in the job that trains one
+
+    fresh = []
+    for number, overrides in jobs:
+        job = JobFolder(number, overrides)
+        earlier = reopen_job_folder(job.folder, overrides)
+        if earlier.checkpoint is not None and not earlier.finished:
+            with job:
+                train(job.cfg, earlier.checkpoint)
+        elif not earlier.finished:
+            fresh.append(job.resolved())
+    if len(fresh) == 1:
+        train(fresh[0])
+    elif fresh:
+        train_stack(fresh)
+    return EarlierRun(read_summary(cfg.paths.output_dir), None).best_val_acc
+
+
+class JobFolder:
+    """Job `number` of this sweep, composed as a launcher composes it, its folder set up as Hydra sets up a job's
+    (.hydra/ with its config, Hydra's config and its overrides); `with` it, HydraConfig is the job's."""
+
+    def __init__(self, number: int, overrides: list[str]):
+        leader = HydraConfig.get()
+        master = OmegaConf.create({"hydra": OmegaConf.to_container(leader)})
+        master.hydra.overrides.hydra = [item for item in leader.overrides.hydra
+                                        if override_key(item) != "hydra.sweep.subdir"]
+        config = GlobalHydra.instance().config_loader().load_sweep_config(
+            master, [*overrides, f"hydra.sweep.subdir={number}"])
+        with open_dict(config):
+            config.hydra.job.id, config.hydra.job.num = f"job_id_for_{number}", number
+            config.hydra.runtime.output_dir = str(Path(config.hydra.sweep.dir, str(number)).absolute())
+        self.config, self.folder = config, Path(config.hydra.runtime.output_dir)
+        self.cfg = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+        hydra_folder = self.folder / config.hydra.output_subdir
+        hydra_folder.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.cfg, hydra_folder / "config.yaml")
+        OmegaConf.save(OmegaConf.create({"hydra": config.hydra}), hydra_folder / "hydra.yaml")
+        OmegaConf.save(config.hydra.overrides.task, hydra_folder / "overrides.yaml")
+
+    def __enter__(self):
+        self.earlier = HydraConfig.instance().cfg
+        HydraConfig.instance().set_config(self.config)
+        return self
+
+    def __exit__(self, *exc):
+        HydraConfig.instance().cfg = self.earlier
+
+    def resolved(self) -> DictConfig:
+        """The job's config with every interpolation resolved as in its own job (its folder, its overrides)."""
+        with self:
+            return OmegaConf.create(OmegaConf.to_container(self.cfg, resolve=True))

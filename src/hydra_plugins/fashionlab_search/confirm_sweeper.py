@@ -28,7 +28,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -39,6 +38,7 @@ from fashionlab.resume import finished_job
 from fashionlab.runfolder import Status
 from fashionlab.sweepfolder import MULTIRUN, Sequential, Stop, read_plan, write_plan
 from fashionlab.sweeps import job_overrides, launch_numbered
+from hydra_plugins.fashionlab_search.grid_sweeper import GridSweeper
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="confirm", provider="fa
 })
 
 
-class ConfirmSweeper(BasicSweeper):
+class ConfirmSweeper(GridSweeper):
     def __init__(self, configurations: list[list[str]], max_batch_size: int | None = None,
                  max_seeds: int | None = None, first_seed: int = 0, budget_minutes: float | None = None,
                  params: dict[str, str] | None = None, **unused: Any) -> None:

@@ -1,0 +1,154 @@
+"""Stacked replicates (stack=true): each member of a stack is its seed's run, as if trained alone, in its own job
+folder; faults stay inside one member; a stopped stack resumes its members as plain runs."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import ROOT, as_from_a_terminal, tiny_overrides
+from helpers import read_metrics, run_cli, runs_csv
+from fashionlab.stacking import train_stack
+from fashionlab.training import train
+
+OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.yaml"))
+SCHEDULERS = sorted(path.stem for path in (ROOT / "conf" / "scheduler").glob("*.yaml"))
+NORMS = ["null", "batch", "layer"]
+# Every optimizer, every scheduler and every norm, each at least once, in as many cases as there are optimizers.
+CASES = [(optimizer, scheduler, NORMS[index % len(NORMS)])
+         for index, (optimizer, scheduler) in enumerate(zip(OPTIMIZERS, SCHEDULERS))]
+
+
+def resolved(compose_train, folder: Path, *overrides: str):
+    """The run config of `overrides` writing into `folder`, resolved there (as a stack's members are)."""
+    cfg = compose_train(*overrides)
+    cfg.paths.output_dir = str(folder)
+    return OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+
+
+def test_the_cases_cover_every_optimizer_scheduler_and_norm():
+    assert len(OPTIMIZERS) >= 6 and len(SCHEDULERS) == len(OPTIMIZERS)
+    assert {case[2] for case in CASES} == set(NORMS)
+
+
+@pytest.mark.parametrize("optimizer, scheduler, norm", CASES)
+def test_each_member_after_three_steps_equals_its_seed_trained_alone(compose_train, tmp_path, optimizer, scheduler,
+                                                                     norm):
+    """Compared: every tensor of each member's state_dict (weights, biases, batch norm's running statistics) after 3
+    optimizer steps, against the same seed trained alone. Tolerance 1e-5 of the tensor's norm: a batched product sums
+    in another order than a single one (float32 rounding, about 1e-7 relative per product), which 3 steps of the
+    optimizer carry on; a wrong seed, batch order, slice or an averaged (not summed) loss is off by 1e-2 or more.
+    Not compared: the bias of a linear layer that feeds a batch norm, which subtracts it again. Its gradient is zero
+    but for rounding, which Adam, RMSprop and Adagrad scale up to steps of the full learning rate, so any two ways of
+    summing (two processors, too) move it apart; nothing downstream sees it but the batch norm's running mean, which
+    adds it up (not compared either; its running variance is)."""
+    overrides = [f"optimizer={optimizer}", f"scheduler={scheduler}", f"model.norm={norm}",
+                 "+trainer.limit_train_batches=3", "trainer.max_epochs=1"]
+    seeds = (3, 11)
+    for seed in seeds:
+        train(resolved(compose_train, tmp_path / f"alone-{seed}", f"seed={seed}", *overrides))
+    train_stack([resolved(compose_train, tmp_path / f"stacked-{seed}", f"seed={seed}", *overrides) for seed in seeds])
+    for seed in seeds:
+        alone, stacked = (torch.load(tmp_path / f"{kind}-{seed}" / "checkpoints" / "last.ckpt", weights_only=True)
+                          for kind in ("alone", "stacked"))
+        assert stacked["state_dict"].keys() == alone["state_dict"].keys()
+        assert stacked["global_step"] == alone["global_step"] == 3
+        for name, expected in alone["state_dict"].items():
+            layer = name.removeprefix("net.layers.").split(".")[0]
+            if name.endswith(".bias") and f"net.layers.{int(layer) + 1}.running_mean" in alone["state_dict"] \
+                    or name.endswith(".running_mean"):
+                continue
+            got = stacked["state_dict"][name]
+            if expected.is_floating_point():
+                assert (got - expected).norm() <= 1e-5 * expected.norm().clamp(min=1e-12), (seed, name)
+            else:
+                assert torch.equal(got, expected), (seed, name)
+        assert stacked["callbacks"].keys() == alone["callbacks"].keys()
+
+
+def test_why_alone_names_what_keeps_a_configuration_out_of_a_stack(compose_train):
+    from fashionlab.sweeps import why_alone
+
+    assert why_alone(compose_train()) is None
+    assert why_alone(compose_train("model.dropout=0.2")) == "model.dropout=0.2"
+    assert why_alone(compose_train("data.augment_flip=true")) == "data.augment_flip=True"
+    assert why_alone(compose_train("+trainer.gradient_clip_val=1.0")) == "trainer.gradient_clip_val=1.0"
+    assert why_alone(compose_train("+trainer.gradient_clip_val=1.0",
+                                   "+trainer.gradient_clip_algorithm=value")) is None
+
+
+SWEEP = ["optimizer.lr=0.05,5", "seed=0,1,2", "trainer.max_epochs=2"]  # at lr 5 some seeds diverge at once
+
+
+def sweep(tiny_data_dir: Path, folder: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), *SWEEP, f"hydra.sweep.dir={folder}", *extra)
+
+
+def test_a_stacked_sweep_equals_the_same_sweep_run_alone_divergence_included(tiny_data_dir, tmp_path):
+    """The same 6 jobs (2 configurations x 3 seeds), stacked and alone: every job's status, metrics and folder match;
+    a seed that diverges alone diverges in its stack, and the other members' numbers are unchanged; the report reads
+    the stacked sweep as any other."""
+    stacked, alone = tmp_path / "stacked", tmp_path / "alone"
+    done = sweep(tiny_data_dir, stacked, "stack=true")
+    assert done.returncode == 0, done.stderr
+    assert "Stacking jobs 0 1 2 (seed 0 1 2): one process" in done.stdout
+    assert "Stacking jobs 3 4 5 (seed 0 1 2): one process" in done.stdout
+    assert sweep(tiny_data_dir, alone).returncode == 0
+    statuses = {}
+    for job in range(6):
+        summaries = [json.loads((folder / str(job) / "summary.json").read_text()) for folder in (stacked, alone)]
+        assert summaries[0]["status"] == summaries[1]["status"]
+        assert summaries[0]["stacked_members"] == 3 and "stacked_members" not in summaries[1]
+        statuses[job] = summaries[0]["status"]
+        rows = [read_metrics(folder / str(job)) for folder in (stacked, alone)]
+        assert len(rows[0]) == len(rows[1])
+        for got, expected in zip(*rows):
+            assert got["val_acc"] == pytest.approx(expected["val_acc"], abs=1e-4, nan_ok=True)
+            if expected["val_loss"] < 1e6:  # a diverging member's losses are huge, their rounding too
+                assert got["val_loss"] == pytest.approx(expected["val_loss"], rel=1e-4, abs=1e-6)
+        overrides = [OmegaConf.load(folder / str(job) / ".hydra" / "overrides.yaml") for folder in (stacked, alone)]
+        assert list(overrides[0]) == [*overrides[1], "stack=True"]
+        assert (stacked / str(job) / "checkpoints" / "best.ckpt").is_file()
+        assert list((stacked / str(job)).glob("*/events.out.tfevents.*"))
+    assert set(statuses.values()) == {"completed", "diverged"}  # the case it tests is there
+    assert all(statuses[job] == "completed" for job in range(3))
+    assert run_cli("report.py", str(stacked)).returncode == 0
+    table = runs_csv(stacked)
+    assert [row["status"] for row in table.values()] == [statuses[job] for job in range(6)]
+
+
+@pytest.mark.slow
+def test_a_stopped_stack_leaves_every_member_interrupted_and_resuming_the_sweep_continues_each_alone(
+        tiny_data_dir, tmp_path):
+    folder = tmp_path / "sweep"
+    args = ["-m", *tiny_overrides(tiny_data_dir), "seed=0,1,2", "trainer.max_epochs=60", "stack=true",
+            f"hydra.sweep.dir={folder}"]
+    process = subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, preexec_fn=as_from_a_terminal,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not all((folder / str(job) / "checkpoints" / "last.ckpt").is_file() for job in range(3)):
+        assert process.poll() is None and time.monotonic() < deadline, "the stack did not save its first epoch"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    for job in range(3):
+        summary = json.loads((folder / str(job) / "summary.json").read_text())
+        assert summary["status"] == "interrupted"
+        checkpoint = torch.load(folder / str(job) / "checkpoints" / "last.ckpt", weights_only=True)
+        assert checkpoint["hyper_parameters"]["config"]["seed"] == job
+    # one member as a plain run: its checkpoint is a plain run's
+    done = run_cli("train.py", f"resume={folder / '0'}")
+    assert done.returncode == 0, done.stderr
+    assert [row["epoch"] for row in read_metrics(folder / "0")] == list(range(1, 61))
+    # the sweep again: the finished member is kept, the others continue alone from their own epochs
+    done = run_cli("train.py", "-m", f"resume={folder}")
+    assert done.returncode == 0, done.stderr
+    for job in range(3):
+        assert json.loads((folder / str(job) / "summary.json").read_text())["status"] == "completed"
+        assert [row["epoch"] for row in read_metrics(folder / str(job))] == list(range(1, 61))
