@@ -1,8 +1,9 @@
 """Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
 before issue 13 and under each change; Adam against SGD on the small MLP; a 4-job sweep with and without
-`launcher=parallel`; K replicates with `launcher=parallel` and stacked (stack=true); then the start-up of the entry points (`--help`, a refused value) beside `import lightning`.
-Every timed fit runs in a process of its own. Prints medians. Flags: --rounds, --epochs (per fit; the epochs after
-the first are timed, their mean), --only (some parts, e.g. `make bench ARGS="--only startup"`)."""
+`launcher=parallel`; K replicates with `launcher=parallel` and stacked (stack=true), and one stacked step three ways;
+then the start-up of the entry points (`--help`, a refused value) beside `import lightning`. Every timed fit runs in a
+process of its own. Prints medians. Flags: --rounds, --epochs (per fit; the epochs after the first are timed, their
+mean), --only (some parts, e.g. `make bench ARGS="--only startup"`)."""
 
 import argparse
 import logging
@@ -14,6 +15,7 @@ import torch
 
 from bench.own_process import in_own_process
 from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
+from bench.stacked_step import time_stacked_step
 from bench.startup import time_startup
 from bench.sweep import time_replicates, time_sweeps
 from bench.variants import medians, rotated, time_optimizers, time_recipe
@@ -64,7 +66,9 @@ def time_pipelines(data_dir: Path, real: bool, rounds: int, epochs: int, tmp: Pa
 PARTS = {"pipelines": time_pipelines,
          "recipe": lambda *args: [time_recipe(*args)], "optimizers": lambda *args: [time_optimizers(*args)],
          "sweep": lambda data_dir, real, rounds, epochs, tmp: [time_sweeps(data_dir, real, tmp)],
-         "replicates": lambda data_dir, real, rounds, epochs, tmp: [time_replicates(data_dir, real, tmp, rounds, epochs)],
+         "replicates": lambda data_dir, real, rounds, epochs, tmp: [
+             time_replicates(data_dir, real, tmp, rounds, epochs)],
+         "stacked_step": lambda data_dir, real, rounds, epochs, tmp: [time_stacked_step(rounds)],
          "startup": lambda data_dir, real, rounds, epochs, tmp: [time_startup(rounds)]}
 
 

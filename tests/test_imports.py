@@ -49,7 +49,7 @@ def test_the_modules_of_src_import_each_other_without_a_circle():
 LAYERS = {
     "contracts": ["fashionlab", "fashionlab.runfolder", "fashionlab.sweepfolder", "fashionlab.overrides",
                   "fashionlab.config", "fashionlab.machine", "fashionlab.precision", "fashionlab.slurm",
-                  "fashionlab.schedules", "fashionlab.augment", "fashionlab.adam_example"],
+                  "fashionlab.schedules", "fashionlab.augment", "fashionlab.adam_example", "fashionlab.draws"],
     "runs": ["fashionlab.data", "fashionlab.model", "fashionlab.module", "fashionlab.records", "fashionlab.dashboard",
              "fashionlab.monitor", "fashionlab.training", "fashionlab.evaluation", "fashionlab.resume",
              "fashionlab.shutdown", "fashionlab.sweeps", "fashionlab.preflight", "fashionlab.pruning",

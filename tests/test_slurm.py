@@ -248,3 +248,14 @@ def test_a_sequential_sweep_runs_its_rounds_as_slurm_jobs_and_reports_its_trail(
     assert f"Report: {sweep}/report.md" in result.stdout and "## Decision trail" in (sweep / "report.md").read_text()
     wait_until(lambda: slurm.sweep_jobs(sweep) == [], "squeue lists none of its jobs", seconds=60)
 
+
+
+@pytest.mark.slow  # about a minute: two stacks, as one Slurm array of two jobs
+def test_each_stack_is_one_slurm_job_and_each_member_its_own_run(tiny_data_dir, sweep):
+    result = run(sweep, "seed=0,1,2", "optimizer=sgd,adam", "stack=true", *tiny_overrides(tiny_data_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Stacking jobs 0 2 4 (seed 0 1 2): one process" in result.stdout
+    assert len(submitted(sweep)) == 1 and len(list((sweep / ".submitit").glob("*_*"))) == 2
+    for job in range(6):
+        assert summary(sweep / str(job))["status"] == "completed"
+        assert summary(sweep / str(job))["stacked_members"] == 3

@@ -21,8 +21,12 @@ OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.
 SCHEDULERS = sorted(path.stem for path in (ROOT / "conf" / "scheduler").glob("*.yaml"))
 NORMS = ["null", "batch", "layer"]
 # Every optimizer, every scheduler and every norm, each at least once, in as many cases as there are optimizers.
-CASES = [(optimizer, scheduler, NORMS[index % len(NORMS)])
+CASES = [(optimizer, scheduler, NORMS[index % len(NORMS)], ())
          for index, (optimizer, scheduler) in enumerate(zip(OPTIMIZERS, SCHEDULERS))]
+# and with every draw a run makes while training: dropout masks (inputs and hidden units) and all augmentations
+DRAWS = ("model.dropout=0.3", "model.input_dropout=0.1", "data.augment_flip=true", "data.augment_shift=2",
+         "data.augment_erase=0.5")
+CASES += [("adam", "warmup_cosine", "batch", DRAWS), ("sgd", "none", "null", DRAWS)]
 
 
 def resolved(compose_train, folder: Path, *overrides: str):
@@ -37,19 +41,20 @@ def test_the_cases_cover_every_optimizer_scheduler_and_norm():
     assert {case[2] for case in CASES} == set(NORMS)
 
 
-@pytest.mark.parametrize("optimizer, scheduler, norm", CASES)
+@pytest.mark.parametrize("optimizer, scheduler, norm, draws", CASES)
 def test_each_member_after_three_steps_equals_its_seed_trained_alone(compose_train, tmp_path, optimizer, scheduler,
-                                                                     norm):
+                                                                     norm, draws):
     """Compared: every tensor of each member's state_dict (weights, biases, batch norm's running statistics) after 3
     optimizer steps, against the same seed trained alone. Tolerance 1e-5 of the tensor's norm: a batched product sums
     in another order than a single one (float32 rounding, about 1e-7 relative per product), which 3 steps of the
-    optimizer carry on; a wrong seed, batch order, slice or an averaged (not summed) loss is off by 1e-2 or more.
+    optimizer carry on; a wrong seed, batch order, slice, dropout mask or augmentation draw, or an averaged (not
+    summed) loss is off by 1e-2 or more.
     Not compared: the bias of a linear layer that feeds a batch norm, which subtracts it again. Its gradient is zero
     but for rounding, which Adam, RMSprop and Adagrad scale up to steps of the full learning rate, so any two ways of
     summing (two processors, too) move it apart; nothing downstream sees it but the batch norm's running mean, which
     adds it up (not compared either; its running variance is)."""
     overrides = [f"optimizer={optimizer}", f"scheduler={scheduler}", f"model.norm={norm}",
-                 "+trainer.limit_train_batches=3", "trainer.max_epochs=1"]
+                 "+trainer.limit_train_batches=3", "trainer.max_epochs=1", *draws]
     seeds = (3, 11)
     for seed in seeds:
         train(resolved(compose_train, tmp_path / f"alone-{seed}", f"seed={seed}", *overrides))
@@ -76,8 +81,8 @@ def test_why_alone_names_what_keeps_a_configuration_out_of_a_stack(compose_train
     from fashionlab.sweeps import why_alone
 
     assert why_alone(compose_train()) is None
-    assert why_alone(compose_train("model.dropout=0.2")) == "model.dropout=0.2"
-    assert why_alone(compose_train("data.augment_flip=true")) == "data.augment_flip=True"
+    assert why_alone(compose_train("model.dropout=0.2", "data.augment_flip=true")) is None  # draws of their own
+    assert why_alone(compose_train("module.mixup=0.2")) == "module.mixup=0.2"
     assert why_alone(compose_train("+trainer.gradient_clip_val=1.0")) == "trainer.gradient_clip_val=1.0"
     assert why_alone(compose_train("+trainer.gradient_clip_val=1.0",
                                    "+trainer.gradient_clip_algorithm=value")) is None

@@ -96,6 +96,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.split_seed": SEED,
     "data.shuffle_seed": SEED,
     "seed": SEED,
+    "stack": BOOLEAN,
     "module.tta": BOOLEAN,
     "optimizer.momentum": (lambda v: _in_range(v, 0, 1), "a number from 0 to 1"),
     "optimizer.weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),

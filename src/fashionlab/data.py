@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from torchvision.transforms import v2
 
+from fashionlab import draws
 from fashionlab.augment import augment
 
 MEAN, STD = 0.286, 0.353
@@ -216,7 +217,9 @@ class StackedBatchIndices(Sampler):
 class FashionMNISTDataModule(L.LightningDataModule):
     """50,000 train / 10,000 validation (fixed by split_seed) / 10,000 test, standardized once and kept in memory.
 
-    A list of shuffle seeds serves a stack of runs (fashionlab.stacking): each training batch is one per seed."""
+    Augmentation draws from a generator of the shuffle seed's own (fashionlab.draws), kept in checkpoints. A list of
+    shuffle seeds serves a stack of runs (fashionlab.stacking): each training batch is one per seed, each augmented
+    with that seed's generator."""
 
     def __init__(self, data_dir: str = "data", batch_size: int = 64, eval_batch_size: int = 1000,
                  val_size: int = 10_000, split_seed: int = 0, shuffle_seed: int | list[int] = 0,
@@ -228,6 +231,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed, self.shuffle_seed = val_size, split_seed, shuffle_seed
         self.verify_checksums = verify_checksums
         self.splits: dict[str, TensorPairs] = {}
+        self.seeds = [shuffle_seed] if isinstance(shuffle_seed, int) else list(shuffle_seed)
+        self.augmentation_draws: list[torch.Generator] | None = None  # made where the first batch is augmented
+        self.augmentation_states: list[torch.Tensor] | None = None  # from the checkpoint a run resumes from
 
     def prepare_data(self) -> None:
         fetch(self.data_dir)
@@ -264,10 +270,29 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augments training batches only, where they already are (GPU or CPU); validation and test stay as they are."""
-        if self.trainer.training:  # augment() returns the batch as it is when every augmentation is off
-            images, labels = batch
-            batch = augment(images, self.augment_flip, self.augment_shift, -MEAN / STD, self.augment_erase), labels
-        return batch
+        if not self.trainer.training or not (self.augment_flip or self.augment_shift or self.augment_erase):
+            return batch
+        images, labels = batch
+        if self.augmentation_draws is None:
+            self.augmentation_draws = [draws.generator(seed, draws.AUGMENTATION, images.device) for seed in self.seeds]
+            for generator, state in zip(self.augmentation_draws, self.augmentation_states or []):
+                generator.set_state(state)
+        settings = (self.augment_flip, self.augment_shift, -MEAN / STD, self.augment_erase)
+        if images.dim() == 5:  # a stack's batches, (K, N, 1, H, W)
+            return torch.stack([augment(member, *settings, generator=generator)
+                                for member, generator in zip(images, self.augmentation_draws)]), labels
+        return augment(images, *settings, generator=self.augmentation_draws[0]), labels
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the data: the augmentation generators' states (one per seed)."""
+        if self.augmentation_draws is None:
+            return {"augmentation": self.augmentation_states} if self.augmentation_states else {}
+        return {"augmentation": [generator.get_state() for generator in self.augmentation_draws]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.augmentation_states = state.get("augmentation")
+        for generator, saved in zip(self.augmentation_draws or [], self.augmentation_states or []):
+            generator.set_state(saved)
 
     def train_dataloader(self) -> DataLoader:
         if isinstance(self.shuffle_seed, int):

@@ -2,9 +2,25 @@
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from fashionlab.config import ACTIVATIONS, NORMS
+
+
+def dropout_mask(p: float, shape: Sequence[int], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Dropout's multiplier: 0 for a dropped unit (probability p), 1/(1-p) for a kept one, drawn from `generator`."""
+    return (torch.rand(shape, generator=generator, device=device) >= p) / (1 - p)
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout drawing its masks from the run's own generator (`generator`, set by fashionlab.module.Classifier;
+    fashionlab.draws) rather than the process's: a run's masks do not depend on what else its process draws."""
+
+    generator: torch.Generator | None = None
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return inputs * dropout_mask(self.p, inputs.shape, self.generator, inputs.device) if self.training else inputs
 
 
 class MLP(nn.Module):
@@ -18,14 +34,14 @@ class MLP(nn.Module):
                  norm: str | None = None, input_dropout: float = 0.0, in_features: int = 784, num_classes: int = 10):
         super().__init__()
         sizes = [in_features, *hidden_sizes]
-        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
+        layers: list[nn.Module] = [Dropout(input_dropout)] if input_dropout else []
         for fan_in, fan_out in zip(sizes, sizes[1:]):
             layers.append(nn.Linear(fan_in, fan_out))
             if norm:
                 layers.append(getattr(nn, NORMS[norm])(fan_out))
             layers.append(getattr(nn, ACTIVATIONS[activation])())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], num_classes))
         self.layers = nn.Sequential(*layers)
 

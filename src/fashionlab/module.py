@@ -9,6 +9,9 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, Metric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from fashionlab import draws
+from fashionlab.model import Dropout
+
 
 STAGES = ("train", "val", "test")
 
@@ -46,14 +49,18 @@ class Classifier(L.LightningModule):
 
     def __init__(self, net: nn.Module, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
                  scheduler: Mapping | None = None, num_classes: int = 10, label_smoothing: float = 0.0,
-                 tta: bool = False, mixup: float = 0.0):
+                 tta: bool = False, mixup: float = 0.0, seed: int = 0):
         """`optimizer` takes the parameters (a Hydra partial); `scheduler` is Lightning's lr_scheduler dict
         whose "scheduler" entry takes the optimizer (also a partial), e.g. {"scheduler": ..., "interval": "epoch"}.
         `label_smoothing` softens the training loss only, so validation and test losses stay comparable across
         runs; `tta` makes validation and test average the logits of each image and its mirror image; `mixup` > 0
-        trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per batch)."""
+        trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per batch); `seed`: the run's, from
+        which its dropout masks are drawn (fashionlab.draws)."""
         super().__init__()
         self.net = net
+        self.seed = seed
+        self.dropout_draws: torch.Generator | None = None  # made on the run's device when training starts
+        self.dropout_state: Tensor | None = None  # the generator's state in the checkpoint a run resumes from
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
         self.tta = tta
@@ -130,13 +137,25 @@ class Classifier(L.LightningModule):
         self.best_val_acc.update(self.val_acc.compute())
         self.log("val/acc_best", self.best_val_acc.compute())
 
+    def on_train_epoch_start(self) -> None:
+        """The run's own dropout generator, once, on its device: from the checkpoint a run resumes from, else fresh."""
+        if self.dropout_draws is None:
+            self.dropout_draws = draws.generator(self.seed, draws.DROPOUT, self.device)
+            if self.dropout_state is not None:
+                self.dropout_draws.set_state(self.dropout_state)
+            for layer in self.net.modules():
+                if isinstance(layer, Dropout):
+                    layer.generator = self.dropout_draws
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Every checkpoint keeps the states of torch's global random generators (the CPU's, and each CUDA device's
-        once used), which augmentation (fashionlab.augment) and dropout draw from; Lightning keeps none. Batch order
-        has a generator of its own, seeded per epoch (fashionlab.data.BatchIndices). Here rather than in a callback:
-        Lightning calls every callback at every step."""
+        """Every checkpoint keeps the state of the run's dropout generator and those of torch's global generators (the
+        CPU's, and each CUDA device's once used), which mixup draws from; Lightning keeps none. Batch order and
+        augmentation have generators of their own (fashionlab.data). Here rather than in a callback: Lightning calls
+        every callback at every step."""
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
         checkpoint["random_states"] = {"torch": torch.get_rng_state(), "cuda": cuda}
+        if self.dropout_draws is not None:
+            checkpoint["random_states"]["dropout"] = self.dropout_draws.get_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A resumed run draws, from its first batch on, the numbers a run that never stopped would have drawn."""
@@ -145,6 +164,7 @@ class Classifier(L.LightningModule):
             torch.set_rng_state(states["torch"])
             if states["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(states["cuda"])
+            self.dropout_state = states.get("dropout")
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

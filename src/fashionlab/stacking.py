@@ -26,12 +26,15 @@ from torch import Tensor, nn
 from torch.func import stack_module_state
 from torchmetrics import Metric
 
+from fashionlab import draws
+from fashionlab.model import Dropout, dropout_mask
 from fashionlab.module import STAGES, Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.records import RunRecorder
 from fashionlab.runfolder import Status, record_status
 
 log = logging.getLogger(__name__)
+
 
 class StackedMLP(nn.Module):
     """K MLPs of one architecture as stacked parameters (K, ...), run over K batches at once: (K, N, ...) images to
@@ -40,6 +43,7 @@ class StackedMLP(nn.Module):
     def __init__(self, members: Sequence[nn.Module]):
         super().__init__()
         self.size = len(members)
+        self.generators: list[torch.Generator] = []  # each member's dropout generator (StackedClassifier's)
         self.template = [copy.deepcopy(members[0]).to("meta")]  # a list: not a submodule, holds the layer types
         params, buffers = stack_module_state(list(members))
         self.names = list(params) + list(buffers)  # the MLP's own names, in state_dict order
@@ -69,7 +73,12 @@ class StackedMLP(nn.Module):
                 hidden = self._batch_norm(hidden, layer, prefix)
             elif isinstance(layer, nn.LayerNorm):
                 hidden = nn.functional.layer_norm(hidden, layer.normalized_shape, eps=layer.eps)
-                hidden = hidden * self.tensor(prefix + "weight").unsqueeze(1) + self.tensor(prefix + "bias").unsqueeze(1)
+                weight, bias = self.tensor(prefix + "weight"), self.tensor(prefix + "bias")
+                hidden = hidden * weight.unsqueeze(1) + bias.unsqueeze(1)
+            elif isinstance(layer, Dropout):
+                if self.training:  # each member's mask from its own generator, as its standalone run draws it
+                    hidden = hidden * torch.stack([dropout_mask(layer.p, hidden.shape[1:], generator, hidden.device)
+                                                   for generator in self.generators])
             else:  # elementwise: activations
                 hidden = layer(hidden)
         return hidden
@@ -111,8 +120,9 @@ class StackedClassifier(Classifier):
     loss is the sum of the members' mean losses, so each member's gradient is its own run's. Members that left the
     stack (diverged) add nothing: their slice is computed still, but nothing of it reaches another member's."""
 
-    def __init__(self, net: StackedMLP, optimizer, scheduler=None, **options):
+    def __init__(self, net: StackedMLP, optimizer, scheduler=None, seeds: Sequence[int] = (), **options):
         super().__init__(net, optimizer, scheduler, **options)
+        self.seeds = list(seeds)  # each member's, for its dropout generator
         for stage in STAGES:
             setattr(self, f"{stage}_loss", MemberMeans(net.size))
             setattr(self, f"{stage}_acc", MemberMeans(net.size))
@@ -137,6 +147,8 @@ class StackedClassifier(Classifier):
         return self._record(stage, batch_idx, logits, labels, sample_losses)
 
     def on_train_epoch_start(self) -> None:
+        if not self.net.generators:
+            self.net.generators = [draws.generator(seed, draws.DROPOUT, self.device) for seed in self.seeds]
         self.train_loss.reset()
         self.train_acc.reset()
 
@@ -162,7 +174,8 @@ def member_optimizer_state(state: dict, index: int, members: int) -> dict:
             return value[index].clone()
         return value
 
-    return {"state": {key: {name: cut(value) for name, value in entry.items()} for key, entry in state["state"].items()},
+    return {"state": {key: {name: cut(value) for name, value in entry.items()}
+                      for key, entry in state["state"].items()},
             "param_groups": copy.deepcopy(state["param_groups"])}
 
 
@@ -198,6 +211,11 @@ class MemberTrainer:
         checkpoint["callbacks"] = {callback.state_key: callback.state_dict() for callback in member.callbacks
                                    if callback.state_dict()}
         checkpoint["hyper_parameters"] = {"config": member.config}
+        if module.net.generators:
+            checkpoint["random_states"]["dropout"] = module.net.generators[member.index].get_state()
+        data = type(trainer.datamodule).__qualname__
+        if data in checkpoint:  # the augmentation generators, one per member
+            checkpoint[data] = {"augmentation": [checkpoint[data]["augmentation"][member.index]]}
         trainer.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
 
 
@@ -308,7 +326,8 @@ def train_stack(configs: list[DictConfig]) -> L.Trainer:
         datamodule.prepare_data()
         datamodule.setup("fit")
         module = StackedClassifier(StackedMLP(nets), instantiate(first.optimizer),
-                                   instantiate(first.scheduler, _convert_="all"), **first.module)
+                                   instantiate(first.scheduler, _convert_="all"), seeds=[cfg.seed for cfg in configs],
+                                   **first.module)
         members = [Member(index, cfg) for index, cfg in enumerate(configs)]
         callbacks = [Members(members), *([progress_bar()] if first.trainer.enable_progress_bar else [])]
         trainer = instantiate(first.trainer, logger=False, enable_checkpointing=False, callbacks=callbacks)

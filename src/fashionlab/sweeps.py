@@ -103,16 +103,12 @@ def launch_numbered(launcher, jobs: list[tuple[int, list[str]]], batch_size: int
 
 
 def why_alone(cfg: DictConfig) -> str | None:
-    """Why a configuration's runs cannot share a stack (the key=value that stops it), or None when they can. Random
-    draws while training (dropout, augmentation, mixup) come from the process's one generator, which members would
-    share; clipping by norm and a time limit act on the whole step; only fashionlab.model.MLP has a batched form."""
+    """Why a configuration's runs cannot share a stack (the key=value that stops it), or None when they can. Mixup
+    draws from the process's one generator, which members would share (dropout and augmentation have a generator per
+    run: fashionlab.draws); clipping by norm and a time limit act on the whole step; only fashionlab.model.MLP has a
+    batched form."""
     blocks = {
         "model._target_": cfg.model.get("_target_") != "fashionlab.model.MLP",
-        "model.dropout": bool(cfg.model.get("dropout")),
-        "model.input_dropout": bool(cfg.model.get("input_dropout")),
-        "data.augment_flip": bool(cfg.data.get("augment_flip")),
-        "data.augment_shift": bool(cfg.data.get("augment_shift")),
-        "data.augment_erase": bool(cfg.data.get("augment_erase")),
         "module.mixup": bool(cfg.module.get("mixup")),
         "trainer.gradient_clip_val": bool(cfg.trainer.get("gradient_clip_val"))
         and cfg.trainer.get("gradient_clip_algorithm") != "value",
@@ -141,19 +137,21 @@ class StackedLaunch:
         for number, overrides in jobs:
             key = frozenset(item for item in overrides if override_key(item) != "seed")
             by_configuration.setdefault(key, []).append((number, overrides))
-        groups = []
+        groups, alone = [], {}
         for members in by_configuration.values():
             reason = why_alone(self.config_loader.load_sweep_config(self.config, members[0][1])) \
-                if len(members) > 1 else "no other seed of its configuration in this launch"
-            numbers = " ".join(str(number) for number, _ in members)
+                if len(members) > 1 else "no other seed of their configuration in this launch"
             if reason is None:
                 seeds = [item.split("=", 1)[1] for _, overrides in members for item in overrides
                          if override_key(item) == "seed"]
-                log.info(f"Stacking jobs {numbers} (seed {' '.join(seeds) or 'as configured'}): one process")
+                log.info(f"Stacking jobs {' '.join(str(number) for number, _ in members)} "
+                         f"(seed {' '.join(seeds) or 'as configured'}): one process")
                 groups.append(members)
             else:
-                log.info(f"Job{'s' * (len(members) > 1)} {numbers} alone: {reason}")
+                alone.setdefault(reason, []).extend(number for number, _ in members)
                 groups += [[member] for member in members]
+        for reason, numbers in alone.items():
+            log.info(f"Job{'s' * (len(numbers) > 1)} {' '.join(map(str, numbers))} alone: {reason}")
         return sorted(groups, key=lambda group: group[0][0])
 
     def launch(self, job_overrides, initial_job_idx: int) -> list:

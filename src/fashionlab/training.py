@@ -46,7 +46,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         datamodule.prepare_data()
         datamodule.setup("fit")  # bad data stops the run here, before any training
         module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer),
-                            instantiate(cfg.scheduler, _convert_="all"), **cfg.module)
+                            instantiate(cfg.scheduler, _convert_="all"), seed=cfg.seed, **cfg.module)
         # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
         module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
         logger = instantiate(cfg.logger)
