@@ -88,44 +88,42 @@ def test_why_alone_names_what_keeps_a_configuration_out_of_a_stack(compose_train
                                    "+trainer.gradient_clip_algorithm=value")) is None
 
 
-SWEEP = ["optimizer.lr=0.05,5", "seed=0,1,2", "trainer.max_epochs=2"]  # at lr 5 some seeds diverge at once
+RATES, SEEDS = (0.05, 5), (0, 1, 2)  # at lr 5 some seeds diverge at once
 
 
-def sweep(tiny_data_dir: Path, folder: Path, *extra: str) -> subprocess.CompletedProcess:
-    return run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), *SWEEP, f"hydra.sweep.dir={folder}", *extra)
-
-
-def test_a_stacked_sweep_equals_the_same_sweep_run_alone_divergence_included(tiny_data_dir, tmp_path):
-    """The same 6 jobs (2 configurations x 3 seeds), stacked and alone: every job's status, metrics and folder match;
-    a seed that diverges alone diverges in its stack, and the other members' numbers are unchanged; the report reads
-    the stacked sweep as any other."""
-    stacked, alone = tmp_path / "stacked", tmp_path / "alone"
-    done = sweep(tiny_data_dir, stacked, "stack=true")
+def test_a_stacked_sweep_equals_the_same_runs_alone_divergence_included(compose_train, tiny_data_dir, tmp_path):
+    """A sweep of 6 jobs (2 configurations x 3 seeds) with stack=true against the same runs alone: every job's status
+    and per-epoch metrics match; a seed that diverges alone diverges in its stack, and the other members' numbers are
+    unchanged; each job folder is a plain one, and the report reads the sweep as any other."""
+    stacked = tmp_path / "stacked"
+    done = run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2",
+                   f"optimizer.lr={','.join(map(str, RATES))}", f"seed={','.join(map(str, SEEDS))}", "stack=true",
+                   f"hydra.sweep.dir={stacked}")
     assert done.returncode == 0, done.stderr
     assert "Stacking jobs 0 1 2 (seed 0 1 2): one process" in done.stdout
     assert "Stacking jobs 3 4 5 (seed 0 1 2): one process" in done.stdout
-    assert sweep(tiny_data_dir, alone).returncode == 0
     statuses = {}
-    for job in range(6):
-        summaries = [json.loads((folder / str(job) / "summary.json").read_text()) for folder in (stacked, alone)]
+    for job, (rate, seed) in enumerate((rate, seed) for rate in RATES for seed in SEEDS):
+        alone = tmp_path / f"alone-{job}"
+        train(resolved(compose_train, alone, "trainer.max_epochs=2", f"optimizer.lr={rate}", f"seed={seed}"))
+        summaries = [json.loads((folder / "summary.json").read_text()) for folder in (stacked / str(job), alone)]
         assert summaries[0]["status"] == summaries[1]["status"]
         assert summaries[0]["stacked_members"] == 3 and "stacked_members" not in summaries[1]
         statuses[job] = summaries[0]["status"]
-        rows = [read_metrics(folder / str(job)) for folder in (stacked, alone)]
+        rows = [read_metrics(folder) for folder in (stacked / str(job), alone)]
         assert len(rows[0]) == len(rows[1])
         for got, expected in zip(*rows):
             assert got["val_acc"] == pytest.approx(expected["val_acc"], abs=1e-4, nan_ok=True)
             if expected["val_loss"] < 1e6:  # a diverging member's losses are huge, their rounding too
                 assert got["val_loss"] == pytest.approx(expected["val_loss"], rel=1e-4, abs=1e-6)
-        overrides = [OmegaConf.load(folder / str(job) / ".hydra" / "overrides.yaml") for folder in (stacked, alone)]
-        assert list(overrides[0]) == [*overrides[1], "stack=True"]
+        overrides = list(OmegaConf.load(stacked / str(job) / ".hydra" / "overrides.yaml"))
+        assert overrides == summaries[0]["overrides"] and f"seed={seed}" in overrides and "stack=True" in overrides
         assert (stacked / str(job) / "checkpoints" / "best.ckpt").is_file()
         assert list((stacked / str(job)).glob("*/events.out.tfevents.*"))
     assert set(statuses.values()) == {"completed", "diverged"}  # the case it tests is there
     assert all(statuses[job] == "completed" for job in range(3))
     assert run_cli("report.py", str(stacked)).returncode == 0
-    table = runs_csv(stacked)
-    assert [row["status"] for row in table.values()] == [statuses[job] for job in range(6)]
+    assert [row["status"] for row in runs_csv(stacked).values()] == [statuses[job] for job in range(6)]
 
 
 @pytest.mark.slow

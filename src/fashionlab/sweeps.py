@@ -13,10 +13,12 @@ from typing import Any
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import CompactHydraException
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from fashionlab.overrides import override_key
+from fashionlab.resume import finished_job
 from fashionlab.sweepfolder import SweepPlan, write_plan, write_stacks
 
 log = logging.getLogger(__name__)
@@ -155,12 +157,17 @@ class StackedLaunch:
         return sorted(groups, key=lambda group: group[0][0])
 
     def launch(self, job_overrides, initial_job_idx: int) -> list:
+        """Each group whose jobs have not all finished before (a resumed sweep) as one job; each job's result, in
+        order (a stacked job's is its group's first job's)."""
+        sweep = Path(self.config.hydra.sweep.dir)
         jobs = list(enumerate([list(overrides) for overrides in job_overrides], start=initial_job_idx))
-        groups = self.groups(jobs)
-        write_stacks(Path(self.config.hydra.sweep.dir), {group[0][0]: group for group in groups if len(group) > 1})
+        of_job = {number: JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
+                  for number, overrides in jobs if (earlier := finished_job(sweep / str(number), overrides))}
+        groups = [group for group in self.groups(jobs) if any(number not in of_job for number, _ in group)]
+        write_stacks(sweep, {group[0][0]: group for group in groups if len(group) > 1})
         results = self.launcher.launch([[*group[0][1], f"hydra.sweep.subdir={group[0][0]}"] for group in groups],
-                                       initial_job_idx=initial_job_idx)
-        of_job = {number: result for group, result in zip(groups, results) for number, _ in group}
+                                       initial_job_idx=initial_job_idx) if groups else []
+        of_job.update({number: result for group, result in zip(groups, results) for number, _ in group})
         return [of_job[number] for number, _ in jobs]
 
 

@@ -128,6 +128,10 @@ class SearchSweeper(Sweeper):
                                                                 task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> list[Any]:
+        if self.config.get("stack"):
+            sys.exit("error: stack=true: not allowed for a search, whose trials differ in more than their seed; "
+                     "rerun its top trials over seeds, stacked: make confirm SWEEP=<its folder> SEEDS=N "
+                     "ARGS=stack=true")
         for key, value in (("n_trials", self.n_trials), ("n_jobs", self.n_jobs)):
             if not isinstance(value, int) or value < 1:
                 sys.exit(f"error: hydra.sweeper.{key}={value}: not allowed, must be an integer > 0")
