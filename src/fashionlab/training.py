@@ -77,11 +77,12 @@ def stacked_task(cfg: DictConfig, jobs: list[tuple[int, list[str]]]) -> float:
             with job:
                 train(job.cfg, earlier.checkpoint)
         elif not earlier.finished:
-            fresh.append(job.resolved())
+            fresh.append(job)
     if len(fresh) == 1:
-        train(fresh[0])
+        with fresh[0]:
+            train(fresh[0].cfg)
     elif fresh:
-        train_stack(fresh)
+        train_stack([job.resolved() for job in fresh])
     return EarlierRun(read_summary(cfg.paths.output_dir), None).best_val_acc
 
 
