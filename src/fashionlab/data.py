@@ -232,8 +232,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.verify_checksums = verify_checksums
         self.splits: dict[str, TensorPairs] = {}
         self.seeds = [shuffle_seed] if isinstance(shuffle_seed, int) else list(shuffle_seed)
-        self.augmentation_draws: list[torch.Generator] | None = None  # made where the first batch is augmented
-        self.augmentation_states: list[torch.Tensor] | None = None  # from the checkpoint a run resumes from
+        self.augmentation = draws.Generators(self.seeds, draws.AUGMENTATION)
 
     def prepare_data(self) -> None:
         fetch(self.data_dir)
@@ -264,8 +263,11 @@ class FashionMNISTDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         data = self.splits[split]
+        samplers = [BatchIndices(len(data), batch_size, shuffle, seed, device=data.labels.device)
+                    for seed in self.seeds]
+        stacked = shuffle and not isinstance(self.shuffle_seed, int)  # a stack's training batches, one per seed
+        sampler = StackedBatchIndices(samplers) if stacked else samplers[0]
         # batch_size=None: the sampler already yields whole batches, the loader passes them through.
-        sampler = BatchIndices(len(data), batch_size, shuffle, self.shuffle_seed, device=data.labels.device)
         return DataLoader(data, batch_size=None, sampler=sampler)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
@@ -273,34 +275,23 @@ class FashionMNISTDataModule(L.LightningDataModule):
         if not self.trainer.training or not (self.augment_flip or self.augment_shift or self.augment_erase):
             return batch
         images, labels = batch
-        if self.augmentation_draws is None:
-            self.augmentation_draws = [draws.generator(seed, draws.AUGMENTATION, images.device) for seed in self.seeds]
-            for generator, state in zip(self.augmentation_draws, self.augmentation_states or []):
-                generator.set_state(state)
+        generators = self.augmentation.on(images.device)
         settings = (self.augment_flip, self.augment_shift, -MEAN / STD, self.augment_erase)
         if images.dim() == 5:  # a stack's batches, (K, N, 1, H, W)
             return torch.stack([augment(member, *settings, generator=generator)
-                                for member, generator in zip(images, self.augmentation_draws)]), labels
-        return augment(images, *settings, generator=self.augmentation_draws[0]), labels
+                                for member, generator in zip(images, generators)]), labels
+        return augment(images, *settings, generator=generators[0]), labels
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the data: the augmentation generators' states (one per seed)."""
-        if self.augmentation_draws is None:
-            return {"augmentation": self.augmentation_states} if self.augmentation_states else {}
-        return {"augmentation": [generator.get_state() for generator in self.augmentation_draws]}
+        states = self.augmentation.states()
+        return {"augmentation": states} if states else {}
 
     def load_state_dict(self, state: dict) -> None:
-        self.augmentation_states = state.get("augmentation")
-        for generator, saved in zip(self.augmentation_draws or [], self.augmentation_states or []):
-            generator.set_state(saved)
+        self.augmentation.load(state.get("augmentation"))
 
     def train_dataloader(self) -> DataLoader:
-        if isinstance(self.shuffle_seed, int):
-            return self._loader("train", self.batch_size, shuffle=True)
-        data = self.splits["train"]
-        sampler = StackedBatchIndices([BatchIndices(len(data), self.batch_size, True, seed, device=data.labels.device)
-                                       for seed in self.shuffle_seed])
-        return DataLoader(data, batch_size=None, sampler=sampler)
+        return self._loader("train", self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

@@ -12,3 +12,27 @@ def generator(seed: int, stream: int, device: torch.device | str = "cpu") -> tor
     """The generator of `stream` for the run of `seed`, on `device` (where the draws are made)."""
     mixed = np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(1, np.uint64)[0]
     return torch.Generator(device).manual_seed(int(mixed))
+
+
+class Generators:
+    """The generators of one stream for one run or for each member of a stack, made on the device of their first
+    draw; their states for checkpoints, restored whether the checkpoint is read before or after they are made."""
+
+    def __init__(self, seeds: list[int], stream: int):
+        self.seeds, self.stream = list(seeds), stream
+        self.made: list[torch.Generator] | None = None
+        self.saved: list[torch.Tensor] | None = None  # from a checkpoint read before they were made
+
+    def on(self, device: torch.device | str) -> list[torch.Generator]:
+        if self.made is None:
+            self.made = [generator(seed, self.stream, device) for seed in self.seeds]
+            self.load(self.saved)
+        return self.made
+
+    def states(self) -> list[torch.Tensor] | None:
+        return [made.get_state() for made in self.made] if self.made is not None else self.saved
+
+    def load(self, states: list[torch.Tensor] | None) -> None:
+        self.saved = states
+        for made, state in zip(self.made or [], states or []):
+            made.set_state(state)

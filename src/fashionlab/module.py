@@ -58,9 +58,7 @@ class Classifier(L.LightningModule):
         which its dropout masks are drawn (fashionlab.draws)."""
         super().__init__()
         self.net = net
-        self.seed = seed
-        self.dropout_draws: torch.Generator | None = None  # made on the run's device when training starts
-        self.dropout_state: Tensor | None = None  # the generator's state in the checkpoint a run resumes from
+        self.dropout = draws.Generators([seed], draws.DROPOUT)
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
         self.tta = tta
@@ -138,14 +136,12 @@ class Classifier(L.LightningModule):
         self.log("val/acc_best", self.best_val_acc.compute())
 
     def on_train_epoch_start(self) -> None:
-        """The run's own dropout generator, once, on its device: from the checkpoint a run resumes from, else fresh."""
-        if self.dropout_draws is None:
-            self.dropout_draws = draws.generator(self.seed, draws.DROPOUT, self.device)
-            if self.dropout_state is not None:
-                self.dropout_draws.set_state(self.dropout_state)
-            for layer in self.net.modules():
-                if isinstance(layer, Dropout):
-                    layer.generator = self.dropout_draws
+        """The run's own dropout generator on its device, for every dropout layer: from the checkpoint a run resumes
+        from, else fresh."""
+        (generator,) = self.dropout.on(self.device)
+        for layer in self.net.modules():
+            if isinstance(layer, Dropout):
+                layer.generator = generator
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Every checkpoint keeps the state of the run's dropout generator and those of torch's global generators (the
@@ -154,8 +150,8 @@ class Classifier(L.LightningModule):
         every callback at every step."""
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
         checkpoint["random_states"] = {"torch": torch.get_rng_state(), "cuda": cuda}
-        if self.dropout_draws is not None:
-            checkpoint["random_states"]["dropout"] = self.dropout_draws.get_state()
+        if states := self.dropout.states():
+            checkpoint["random_states"]["dropout"] = states[0]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A resumed run draws, from its first batch on, the numbers a run that never stopped would have drawn."""
@@ -164,7 +160,7 @@ class Classifier(L.LightningModule):
             torch.set_rng_state(states["torch"])
             if states["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(states["cuda"])
-            self.dropout_state = states.get("dropout")
+            self.dropout.load([states["dropout"]] if "dropout" in states else None)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

@@ -122,7 +122,7 @@ class StackedClassifier(Classifier):
 
     def __init__(self, net: StackedMLP, optimizer, scheduler=None, seeds: Sequence[int] = (), **options):
         super().__init__(net, optimizer, scheduler, **options)
-        self.seeds = list(seeds)  # each member's, for its dropout generator
+        self.dropout = draws.Generators(seeds, draws.DROPOUT)  # each member's
         for stage in STAGES:
             setattr(self, f"{stage}_loss", MemberMeans(net.size))
             setattr(self, f"{stage}_acc", MemberMeans(net.size))
@@ -147,8 +147,7 @@ class StackedClassifier(Classifier):
         return self._record(stage, batch_idx, logits, labels, sample_losses)
 
     def on_train_epoch_start(self) -> None:
-        if not self.net.generators:
-            self.net.generators = [draws.generator(seed, draws.DROPOUT, self.device) for seed in self.seeds]
+        self.net.generators = self.dropout.on(self.device)
         self.train_loss.reset()
         self.train_acc.reset()
 
@@ -208,11 +207,11 @@ class MemberTrainer:
         if "optimizer_states" in checkpoint:
             checkpoint["optimizer_states"] = [member_optimizer_state(state, member.index, module.net.size)
                                               for state in checkpoint["optimizer_states"]]
-        checkpoint["callbacks"] = {callback.state_key: callback.state_dict() for callback in member.callbacks
-                                   if callback.state_dict()}
+        checkpoint["callbacks"] = {callback.state_key: state for callback in member.callbacks
+                                   if (state := callback.state_dict())}
         checkpoint["hyper_parameters"] = {"config": member.config}
-        if module.net.generators:
-            checkpoint["random_states"]["dropout"] = module.net.generators[member.index].get_state()
+        if states := module.dropout.states():
+            checkpoint["random_states"]["dropout"] = states[member.index]
         data = type(trainer.datamodule).__qualname__
         if data in checkpoint:  # the augmentation generators, one per member
             checkpoint[data] = {"augmentation": [checkpoint[data]["augmentation"][member.index]]}

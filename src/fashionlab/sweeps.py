@@ -161,14 +161,23 @@ class StackedLaunch:
         order (a stacked job's is its group's first job's)."""
         sweep = Path(self.config.hydra.sweep.dir)
         jobs = list(enumerate([list(overrides) for overrides in job_overrides], start=initial_job_idx))
-        of_job = {number: JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
-                  for number, overrides in jobs if (earlier := finished_job(sweep / str(number), overrides))}
+        of_job = {number: kept for number, overrides in jobs
+                  if (kept := finished_result(sweep / str(number), overrides)) is not None}
         groups = [group for group in self.groups(jobs) if any(number not in of_job for number, _ in group)]
         write_stacks(sweep, {group[0][0]: group for group in groups if len(group) > 1})
         results = self.launcher.launch([[*group[0][1], f"hydra.sweep.subdir={group[0][0]}"] for group in groups],
                                        initial_job_idx=initial_job_idx) if groups else []
         of_job.update({number: result for group, result in zip(groups, results) for number, _ in group})
         return [of_job[number] for number, _ in jobs]
+
+
+def finished_result(folder: Path, overrides: list[str]) -> JobReturn | None:
+    """A launcher's result for a job whose folder holds a finished run of these overrides (resume.finished_job), so
+    that a relaunched sweep need not run it; None when it must run."""
+    earlier = finished_job(folder, overrides)
+    if earlier is None:
+        return None
+    return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
 
 
 def stacking(launcher, config: DictConfig, config_loader):

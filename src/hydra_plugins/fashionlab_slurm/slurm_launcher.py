@@ -12,12 +12,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
 from omegaconf import open_dict
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from fashionlab.resume import finished_job
+from fashionlab.sweeps import finished_result
 from fashionlab.shutdown import hold_sigterm
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,7 @@ class SlurmLauncher(SubmititSlurmLauncher):
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         with open_dict(config.hydra.job):
             config.hydra.job.num = number
-        earlier = finished_job(Path(config.hydra.sweep.dir, str(config.hydra.sweep.subdir)), list(overrides))
-        if earlier is None:
-            return None
-        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=earlier.best_val_acc)
+        return finished_result(Path(config.hydra.sweep.dir, str(config.hydra.sweep.subdir)), list(overrides))
 
     def submit(self, job_overrides: list[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         held = io.StringIO()  # submitit prints sbatch's refusal before raising it: said once, in the error line
