@@ -23,9 +23,9 @@ NORMS = ["null", "batch", "layer"]
 # Every optimizer, every scheduler and every norm, each at least once, in as many cases as there are optimizers.
 CASES = [(optimizer, scheduler, NORMS[index % len(NORMS)], ())
          for index, (optimizer, scheduler) in enumerate(zip(OPTIMIZERS, SCHEDULERS))]
-# and with every draw a run makes while training: dropout masks (inputs and hidden units) and all augmentations
+# and with every draw a run makes while training: dropout masks (inputs and hidden units), all augmentations, mixup
 DRAWS = ("model.dropout=0.3", "model.input_dropout=0.1", "data.augment_flip=true", "data.augment_shift=2",
-         "data.augment_erase=0.5")
+         "data.augment_erase=0.5", "module.mixup=0.4")
 CASES += [("adam", "warmup_cosine", "batch", DRAWS), ("sgd", "none", "null", DRAWS)]
 
 
@@ -75,14 +75,15 @@ def test_each_member_after_three_steps_equals_its_seed_trained_alone(compose_tra
             else:
                 assert torch.equal(got, expected), (seed, name)
         assert stacked["callbacks"].keys() == alone["callbacks"].keys()
+        assert stacked["random_states"].keys() == alone["random_states"].keys()
+        assert stacked["random_states"].get("mixup") == alone["random_states"].get("mixup"), "as many mixup draws"
 
 
 def test_why_alone_names_what_keeps_a_configuration_out_of_a_stack(compose_train):
     from fashionlab.sweeps import why_alone
 
     assert why_alone(compose_train()) is None
-    assert why_alone(compose_train("model.dropout=0.2", "data.augment_flip=true")) is None  # draws of their own
-    assert why_alone(compose_train("module.mixup=0.2")) == "module.mixup=0.2"
+    assert why_alone(compose_train("model.dropout=0.2", "data.augment_flip=true", "module.mixup=0.2")) is None
     assert why_alone(compose_train("+trainer.gradient_clip_val=1.0")) == "trainer.gradient_clip_val=1.0"
     assert why_alone(compose_train("+trainer.gradient_clip_val=1.0",
                                    "+trainer.gradient_clip_algorithm=value")) is None
@@ -149,9 +150,12 @@ def test_a_stopped_stack_leaves_every_member_interrupted_and_resuming_the_sweep_
     done = run_cli("train.py", f"resume={folder / '0'}")
     assert done.returncode == 0, done.stderr
     assert [row["epoch"] for row in read_metrics(folder / "0")] == list(range(1, 61))
-    # the sweep again: the finished member is kept, the others continue alone from their own epochs
+    # the sweep again: the finished member is kept, the others continue alone from their own epochs; one whose
+    # checkpoint cannot be read fails alone, after the others ran
+    (folder / "1" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
     done = run_cli("train.py", "-m", f"resume={folder}")
-    assert done.returncode == 0, done.stderr
-    for job in range(3):
+    assert done.returncode != 0 and "job 1: " in done.stdout + done.stderr, done.stderr
+    for job in (0, 2):
         assert json.loads((folder / str(job) / "summary.json").read_text())["status"] == "completed"
         assert [row["epoch"] for row in read_metrics(folder / str(job))] == list(range(1, 61))
+    assert json.loads((folder / "1" / "summary.json").read_text())["status"] == "failed"

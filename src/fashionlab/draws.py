@@ -1,11 +1,11 @@
-"""A run's own random generators, one per kind of draw made while training (augmentation, dropout masks), seeded from
-its seed: what a run draws does not depend on what else its process draws, so each member of a stack
+"""A run's own random generators, one per kind of draw made while training (augmentation, dropout masks, mixup),
+seeded from its seed: what a run draws does not depend on what else its process draws, so each member of a stack
 (fashionlab.stacking) draws what it would draw alone."""
 
 import numpy as np
 import torch
 
-AUGMENTATION, DROPOUT = 1, 2  # the streams: numpy SeedSequence spawn keys, apart from the batch order's entropy
+AUGMENTATION, DROPOUT, MIXUP = 1, 2, 3  # the streams: numpy SeedSequence spawn keys, apart from the batch order's entropy
 
 
 def generator(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -36,3 +36,25 @@ class Generators:
         self.saved = states
         for made, state in zip(self.made or [], states or []):
             made.set_state(state)
+
+
+class MixupDraws:
+    """Mixup's draws for one run or each member of a stack: per batch, a Beta(alpha, alpha) weight and a partner for
+    each image, from a numpy generator of the run's own (torch samples Beta only from its global generator)."""
+
+    def __init__(self, seeds: list[int], alpha: float):
+        self.alpha = alpha
+        self.made = [np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(MIXUP,))) for seed in seeds]
+
+    def draw(self, size: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each run's weight (K,) and partners (K, size), a permutation of the batch."""
+        weights = torch.tensor([made.beta(self.alpha, self.alpha) for made in self.made], dtype=torch.float32)
+        partners = torch.from_numpy(np.stack([made.permutation(size) for made in self.made]))
+        return weights.to(device), partners.to(device)
+
+    def states(self) -> list[dict]:
+        return [made.bit_generator.state for made in self.made]
+
+    def load(self, states: list[dict] | None) -> None:
+        for made, state in zip(self.made, states or []):
+            made.bit_generator.state = state

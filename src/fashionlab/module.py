@@ -55,15 +55,14 @@ class Classifier(L.LightningModule):
         `label_smoothing` softens the training loss only, so validation and test losses stay comparable across
         runs; `tta` makes validation and test average the logits of each image and its mirror image; `mixup` > 0
         trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per batch); `seed`: the run's, from
-        which its dropout masks are drawn (fashionlab.draws)."""
+        which its dropout masks and mixup draws are drawn (fashionlab.draws)."""
         super().__init__()
         self.net = net
         self.dropout = draws.Generators([seed], draws.DROPOUT)
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
         self.tta = tta
-        # Built once: constructing it takes 0.1 ms, a tenth of a training step at batch 64 on a CPU.
-        self.mixup_weights = torch.distributions.Beta(mixup, mixup) if mixup else None
+        self.mixup = draws.MixupDraws([seed], mixup) if mixup else None
         # Per-sample losses: the loss metric averages them over the epoch's samples.
         self.loss_fn = nn.CrossEntropyLoss(reduction="none")
         self.train_loss_fn = nn.CrossEntropyLoss(reduction="none", label_smoothing=label_smoothing)
@@ -85,7 +84,7 @@ class Classifier(L.LightningModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
         images, labels = batch
-        if stage == "train" and self.mixup_weights is not None:
+        if stage == "train" and self.mixup is not None:
             return self._mixup_step(images, labels, batch_idx)
         logits = self(images)
         if self.tta and stage != "train":
@@ -95,10 +94,9 @@ class Classifier(L.LightningModule):
 
     def _mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
         """Mixup: each image blended with another of the batch, weight `weight` on its own (one Beta draw per batch),
-        the loss blended alike. Train accuracy counts the label of the larger weight. Draws from torch's global
-        generator, which the run's seed sets and checkpoints keep."""
-        weight = self.mixup_weights.sample().to(images.device)
-        partner = torch.randperm(len(images), device=images.device)
+        the loss blended alike. Train accuracy counts the label of the larger weight. Draws from the run's own
+        generator (fashionlab.draws), which checkpoints keep."""
+        (weight,), (partner,) = self.mixup.draw(len(images), images.device)
         logits = self(weight * images + (1 - weight) * images[partner])
         sample_losses = weight * self.train_loss_fn(logits, labels) + (1 - weight) * self.train_loss_fn(
             logits, labels[partner])
@@ -144,14 +142,16 @@ class Classifier(L.LightningModule):
                 layer.generator = generator
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Every checkpoint keeps the state of the run's dropout generator and those of torch's global generators (the
-        CPU's, and each CUDA device's once used), which mixup draws from; Lightning keeps none. Batch order and
-        augmentation have generators of their own (fashionlab.data). Here rather than in a callback: Lightning calls
-        every callback at every step."""
+        """Every checkpoint keeps the states of the run's dropout and mixup generators and those of torch's global
+        generators (the CPU's, and each CUDA device's once used), for draws of a network of the user's own; Lightning
+        keeps none. Batch order and augmentation have generators of their own (fashionlab.data). Here rather than in
+        a callback: Lightning calls every callback at every step."""
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
         checkpoint["random_states"] = {"torch": torch.get_rng_state(), "cuda": cuda}
         if states := self.dropout.states():
             checkpoint["random_states"]["dropout"] = states[0]
+        if self.mixup is not None:
+            checkpoint["random_states"]["mixup"] = self.mixup.states()[0]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A resumed run draws, from its first batch on, the numbers a run that never stopped would have drawn."""
@@ -161,6 +161,8 @@ class Classifier(L.LightningModule):
             if states["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(states["cuda"])
             self.dropout.load([states["dropout"]] if "dropout" in states else None)
+            if self.mixup is not None:
+                self.mixup.load([states["mixup"]] if "mixup" in states else None)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

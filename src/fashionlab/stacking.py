@@ -123,6 +123,7 @@ class StackedClassifier(Classifier):
     def __init__(self, net: StackedMLP, optimizer, scheduler=None, seeds: Sequence[int] = (), **options):
         super().__init__(net, optimizer, scheduler, **options)
         self.dropout = draws.Generators(seeds, draws.DROPOUT)  # each member's
+        self.mixup = draws.MixupDraws(seeds, self.mixup.alpha) if self.mixup is not None else None
         for stage in STAGES:
             setattr(self, f"{stage}_loss", MemberMeans(net.size))
             setattr(self, f"{stage}_acc", MemberMeans(net.size))
@@ -138,6 +139,8 @@ class StackedClassifier(Classifier):
 
     def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
         images, labels = batch
+        if stage == "train" and self.mixup is not None:
+            return self._mixup_step(images, labels, batch_idx)
         logits = self(images)  # (K, N, 10)
         if self.tta and stage != "train":
             logits = (logits + self(images.flip(-1))) / 2
@@ -145,6 +148,19 @@ class StackedClassifier(Classifier):
         loss_fn = self.train_loss_fn if stage == "train" else self.loss_fn
         sample_losses = loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape)
         return self._record(stage, batch_idx, logits, labels, sample_losses)
+
+    def _mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
+        """Classifier's mixup for each member's batch (K, N, ...), with that member's weight and partners."""
+        weights, partners = self.mixup.draw(images.shape[1], images.device)
+        members = torch.arange(len(partners), device=images.device).unsqueeze(1)
+        weight = weights.view(-1, *[1] * (images.dim() - 1))
+        logits = self(weight * images + (1 - weight) * images[members, partners])
+        paired = labels[members, partners]
+        losses = [self.train_loss_fn(logits.flatten(0, 1), target.flatten()).view(labels.shape)
+                  for target in (labels, paired)]
+        weights = weights.unsqueeze(1)
+        return self._record("train", batch_idx, logits, torch.where(weights >= 0.5, labels, paired),
+                            weights * losses[0] + (1 - weights) * losses[1])
 
     def on_train_epoch_start(self) -> None:
         self.net.generators = self.dropout.on(self.device)
@@ -212,6 +228,8 @@ class MemberTrainer:
         checkpoint["hyper_parameters"] = {"config": member.config}
         if states := module.dropout.states():
             checkpoint["random_states"]["dropout"] = states[member.index]
+        if module.mixup is not None:
+            checkpoint["random_states"]["mixup"] = module.mixup.states()[member.index]
         data = type(trainer.datamodule).__qualname__
         if data in checkpoint:  # the augmentation generators, one per member
             checkpoint[data] = {"augmentation": [checkpoint[data]["augmentation"][member.index]]}

@@ -105,13 +105,11 @@ def launch_numbered(launcher, jobs: list[tuple[int, list[str]]], batch_size: int
 
 
 def why_alone(cfg: DictConfig) -> str | None:
-    """Why a configuration's runs cannot share a stack (the key=value that stops it), or None when they can. Mixup
-    draws from the process's one generator, which members would share (dropout and augmentation have a generator per
-    run: fashionlab.draws); clipping by norm and a time limit act on the whole step; only fashionlab.model.MLP has a
-    batched form."""
+    """Why a configuration's runs cannot share a stack (the key=value that stops it), or None when they can. Clipping
+    by norm and a time limit act on the whole step; only fashionlab.model.MLP has a batched form. (Dropout,
+    augmentation and mixup draw from generators of each run's own: fashionlab.draws.)"""
     blocks = {
         "model._target_": cfg.model.get("_target_") != "fashionlab.model.MLP",
-        "module.mixup": bool(cfg.module.get("mixup")),
         "trainer.gradient_clip_val": bool(cfg.trainer.get("gradient_clip_val"))
         and cfg.trainer.get("gradient_clip_algorithm") != "value",
         "trainer.max_time": cfg.trainer.get("max_time") is not None,

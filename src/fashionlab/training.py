@@ -1,6 +1,7 @@
 """One training run, from its composed config to a fitted model in its run folder: the task of src/train.py and of
 fashionlab.api; with stack=true, a sweep job that trains its group of jobs as one stack."""
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -16,6 +17,8 @@ from fashionlab.overrides import override_key
 from fashionlab.resume import EarlierRun, reopen_job_folder
 from fashionlab.runfolder import Status, checkpoint, checkpoint_config, read_summary, record_status
 from fashionlab.sweepfolder import read_stack
+
+log = logging.getLogger(__name__)
 
 
 def task(cfg: DictConfig) -> float:
@@ -66,23 +69,30 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
 def stacked_task(cfg: DictConfig, jobs: list[tuple[int, list[str]]]) -> float:
     """The first job of a stack (fashionlab.sweeps.StackedLaunch) runs every job of its group, each in its own folder:
     those finished before are kept, those stopped before continue alone from their checkpoints (their epochs differ),
-    the others train as one stack. Returns the first job's best validation accuracy."""
+    the others train as one stack. A job that fails (a checkpoint it cannot read) fails alone: the others still run,
+    then this job ends with its error. Returns the first job's best validation accuracy."""
     from fashionlab.stacking import train_stack  # the stack's Lightning code, only in the job that trains one
 
-    fresh = []
+    fresh, failures = [], []
     for number, overrides in jobs:
         job = JobFolder(number, overrides)
-        earlier = reopen_job_folder(job.folder, overrides)
-        if earlier.checkpoint is not None and not earlier.finished:
-            with job:
-                train(job.cfg, earlier.checkpoint)
-        elif not earlier.finished:
-            fresh.append(job)
+        try:
+            earlier = reopen_job_folder(job.folder, overrides)
+            if earlier.checkpoint is not None and not earlier.finished:
+                with job:
+                    train(job.cfg, earlier.checkpoint)
+            elif not earlier.finished:
+                fresh.append(job)
+        except Exception as error:  # this job fails alone, as it would in a sweep without stacking
+            log.error(f"job {number}: {type(error).__name__}: {error}")
+            failures.append(error)
     if len(fresh) == 1:
         with fresh[0]:
             train(fresh[0].cfg)
     elif fresh:
         train_stack([job.resolved() for job in fresh])
+    if failures:  # now that the group's other jobs have run: the job fails with the first error, as Hydra reports it
+        raise failures[0]
     return EarlierRun(read_summary(cfg.paths.output_dir), None).best_val_acc
 
 
