@@ -1,7 +1,7 @@
 """Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
 before issue 13 and under each change; Adam against SGD on the small MLP; a 4-job sweep with and without
 `launcher=parallel`; K replicates with `launcher=parallel` and stacked (stack=true), and one stacked step three ways;
-then the start-up of the entry points (`--help`, a refused value) beside `import lightning`. Every timed fit runs in a
+a run alone and beside another lab command, the cores shared or not; then the start-up of the entry points (`--help`, a refused value) beside `import lightning`. Every timed fit runs in a
 process of its own. Prints medians. Flags: --rounds, --epochs (per fit; the epochs after the first are timed, their
 mean), --only (some parts, e.g. `make bench ARGS="--only startup"`)."""
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from bench.cores import time_shared_cores
 from bench.own_process import in_own_process
 from bench.pipelines import ROOT, Timing, bare_lightning, project, raw_loop, tutorial
 from bench.stacked_step import time_stacked_step
@@ -69,6 +70,7 @@ PARTS = {"pipelines": time_pipelines,
          "replicates": lambda data_dir, real, rounds, epochs, tmp: [
              time_replicates(data_dir, real, tmp, rounds, epochs)],
          "stacked_step": lambda data_dir, real, rounds, epochs, tmp: [time_stacked_step(rounds)],
+         "cores": lambda data_dir, real, rounds, epochs, tmp: [time_shared_cores(data_dir, real, tmp, rounds)],
          "startup": lambda data_dir, real, rounds, epochs, tmp: [time_startup(rounds)]}
 
 

@@ -53,7 +53,7 @@ LAYERS = {
     "runs": ["fashionlab.data", "fashionlab.model", "fashionlab.module", "fashionlab.records", "fashionlab.dashboard",
              "fashionlab.monitor", "fashionlab.training", "fashionlab.evaluation", "fashionlab.resume",
              "fashionlab.shutdown", "fashionlab.sweeps", "fashionlab.preflight", "fashionlab.pruning",
-             "fashionlab.resolvers", "fashionlab.stacking"],
+             "fashionlab.resolvers", "fashionlab.stacking", "fashionlab.cores"],
     "reporting": ["fashionlab.reporting"],  # the package and every module in it
     "sweeping": ["fashionlab.confirmation", "fashionlab.command"],
     "api": ["fashionlab.api"],

@@ -27,6 +27,7 @@ from torch.func import stack_module_state
 from torchmetrics import Metric
 
 from fashionlab import draws
+from fashionlab.cores import ShareCores
 from fashionlab.model import Dropout, dropout_mask
 from fashionlab.module import STAGES, Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
@@ -346,7 +347,7 @@ def train_stack(configs: list[DictConfig]) -> L.Trainer:
                                    instantiate(first.scheduler, _convert_="all"), seeds=[cfg.seed for cfg in configs],
                                    **first.module)
         members = [Member(index, cfg) for index, cfg in enumerate(configs)]
-        callbacks = [Members(members), *([progress_bar()] if first.trainer.enable_progress_bar else [])]
+        callbacks = [Members(members), ShareCores(), *([progress_bar()] if first.trainer.enable_progress_bar else [])]
         trainer = instantiate(first.trainer, logger=False, enable_checkpointing=False, callbacks=callbacks)
     except Exception as error:
         for cfg in configs:

@@ -11,6 +11,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from fashionlab.cores import ShareCores
 from fashionlab.module import Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.overrides import override_key
@@ -53,7 +54,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
         module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
         logger = instantiate(cfg.logger)
-        callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
+        callbacks = [*(instantiate(callback) for callback in cfg.callbacks.values()), ShareCores()]
         if cfg.trainer.enable_progress_bar:
             callbacks.append(progress_bar())  # in place of Lightning's own, which would show the logger's version
         trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
