@@ -1,9 +1,10 @@
 """Times pipelines A, B, C and D interleaved (A B C D, B C D A, ...) per batch size; best_mlp's epoch under the settings
 before issue 13 and under each change; Adam against SGD on the small MLP; a 4-job sweep with and without
 `launcher=parallel`; K replicates with `launcher=parallel` and stacked (stack=true), and one stacked step three ways;
-a run alone and beside another lab command, the cores shared or not; then the start-up of the entry points (`--help`, a refused value) beside `import lightning`. Every timed fit runs in a
-process of its own. Prints medians. Flags: --rounds, --epochs (per fit; the epochs after the first are timed, their
-mean), --only (some parts, e.g. `make bench ARGS="--only startup"`)."""
+a run alone and beside another lab command, the cores shared or not; then the start-up of the entry points (`--help`,
+a refused value) beside `import lightning`. Every timed fit runs in a process of its own. Prints medians. Flags:
+--rounds, --epochs (per fit; the epochs after the first are timed, their mean), --only (some parts, e.g.
+`make bench ARGS="--only startup"`)."""
 
 import argparse
 import logging

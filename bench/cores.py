@@ -15,8 +15,8 @@ BESIDE = {"alone": None, "beside a run": [], "beside a stacked sweep": ["-m", "s
 
 
 def start(data_dir: Path, real: bool, epochs: int, folder: Path, args: list[str], threads: str | None):
-    env = {**os.environ, **({"OMP_NUM_THREADS": threads} if threads else {})}
-    env.pop("OMP_NUM_THREADS", None) if threads is None else None
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env.update({"OMP_NUM_THREADS": threads} if threads else {})
     where = f"hydra.sweep.dir={folder}" if "-m" in args else f"hydra.run.dir={folder}"
     return subprocess.Popen([sys.executable, "src/train.py", *args, f"data.data_dir={data_dir}",
                              f"trainer.max_epochs={epochs}", f"data.verify_checksums={real}",
@@ -39,11 +39,10 @@ def fit_seconds(data_dir: Path, real: bool, epochs: int, tmp: Path, beside: list
 def time_shared_cores(data_dir: Path, real: bool, tmp: Path, rounds: int, epochs: int = 2) -> str:
     times: dict[tuple[str, bool], list[float]] = {}
     for round_ in range(rounds):
-        for name, beside in BESIDE.items():
+        for case, (name, beside) in enumerate(BESIDE.items()):
             for fixed in (False, True)[::1 - 2 * (round_ % 2)]:
                 times.setdefault((name, fixed), []).append(
-                    fit_seconds(data_dir, real, epochs, tmp / f"cores-{round_}-{name}-{fixed}".replace(" ", "_"),
-                                beside, fixed))
+                    fit_seconds(data_dir, real, epochs, tmp / f"cores-{round_}-{case}-{fixed}", beside, fixed))
     median = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
     lines = [f"{epochs}-epoch run, fit s (x alone)      shared cores      threads fixed"]
     for name in BESIDE:
