@@ -9,8 +9,10 @@ from hydra.utils import instantiate
 from fashionlab.runfolder import checkpoint_config
 from fashionlab.data import CLASS_NAMES
 from fashionlab.module import Classifier
+from fashionlab.quiet import quiet
 
 
+@quiet()
 def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> dict:
     """Rebuild the run's data and model from its config, load the weights, and measure the test set in one pass.
 

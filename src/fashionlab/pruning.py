@@ -4,11 +4,14 @@ says it is behind. The sweeper (hydra/sweeper=search) tells each job its study a
 import math
 
 import lightning as L
-import optuna
-from optuna.trial import TrialState
 
+from fashionlab.quiet import quiet
 from fashionlab.records import RunRecorder
 from fashionlab.sweeps import journal_storage
+
+with quiet():  # Optuna's first import, in a notebook: tqdm's advice to install ipywidgets
+    import optuna
+    from optuna.trial import TrialState
 
 
 def open_trial(storage: str, study_name: str, number: int, pruner: optuna.pruners.BasePruner) -> optuna.Trial:

@@ -30,6 +30,7 @@ from fashionlab import draws
 from fashionlab.cores import ShareCores
 from fashionlab.model import Dropout, dropout_mask
 from fashionlab.module import STAGES, Classifier
+from fashionlab.quiet import quiet
 from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.records import RunRecorder
 from fashionlab.runfolder import Status, record_status
@@ -331,6 +332,7 @@ class Members(L.Callback):
             member.call("on_exception", pl_module, exception)
 
 
+@quiet()
 def train_stack(configs: list[DictConfig]) -> L.Trainer:
     """Fit the runs of `configs` (one configuration, each its own seed and job folder) as one stack. A stack that
     fails before training starts records `failed` with the error in every member's folder."""

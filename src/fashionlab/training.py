@@ -15,6 +15,7 @@ from fashionlab.cores import ShareCores
 from fashionlab.module import Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.overrides import override_key
+from fashionlab.quiet import quiet
 from fashionlab.resume import EarlierRun, reopen_job_folder
 from fashionlab.runfolder import Status, checkpoint, checkpoint_config, read_summary, record_status
 from fashionlab.sweepfolder import read_stack
@@ -41,6 +42,7 @@ def task(cfg: DictConfig) -> float:
     return float(train(cfg, ckpt_path).callback_metrics["val/acc_best"])
 
 
+@quiet()
 def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
     """Fit the configured model, or continue the run of `ckpt_path`; the run folder receives checkpoints, events,
     metrics.csv and summary.json. A run that fails before training starts records `failed` with the error."""

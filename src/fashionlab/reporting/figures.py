@@ -1,8 +1,9 @@
-"""The report's figures (matplotlib, Agg): curves of configurations (mean over replicates, ± one standard deviation
+"""The report's figures (matplotlib): curves of configurations (mean over replicates, ± one standard deviation
 as a band), the class-sample grid, the test confusion matrix, a search's progress and parameter importances.
 
 Figures are built as `Figure` objects, never through pyplot's global state, so a report can make several without
-leaking windows or memory.
+leaking windows or memory, and saving one needs no backend: the lab leaves matplotlib's as it found it (a notebook
+shows its own figures inline).
 """
 
 import math
@@ -10,14 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only: no display needed
-
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from optuna.trial import FrozenTrial, TrialState
 
+from fashionlab.quiet import quiet
+
+with quiet():  # Optuna's first import, in a notebook: tqdm's advice to install ipywidgets
+    from optuna.trial import FrozenTrial, TrialState
 from fashionlab.data import CLASS_NAMES
 from fashionlab.reporting.runs import X_AXES
 from fashionlab.reporting.selection import Configuration, curve

@@ -6,10 +6,12 @@ The study is read from the Optuna journal in the sweep folder; the job folders a
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
-
+from fashionlab.quiet import quiet
 from fashionlab.sweeps import journal_storage
+
+with quiet():  # Optuna's first import, in a notebook: tqdm's advice to install ipywidgets
+    import optuna
+    from optuna.trial import FrozenTrial, TrialState
 
 
 @dataclass(frozen=True)
