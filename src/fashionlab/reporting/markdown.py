@@ -23,9 +23,8 @@ PROTOCOL = ("**Protocol.** Runs that differ only in `seed` or `data.split_seed` 
             "replicate. The test set is evaluated once for each replicate of the selected configuration, by the code "
             "behind `src/eval.py`; training runs never evaluate the test set. Runs that did not complete are listed "
             "with their status but never count.")
-NOISE = ("one run each cannot separate this difference from seed noise (the standard deviation of best val acc over "
-         "seeds was 0.16-0.28 pp for the tuned optimizers of `make compare` and 0.19-0.23 pp for SGD and Adam in "
-         "`make sweep SEEDS=5`, on a 2-core AMD EPYC: docs/report.md)")
+NOISE = ("one run each cannot separate this difference from seed noise (the spread of best val acc over seeds, "
+         "as measured for this lab's configurations, is as large as most such gaps: docs/report.md)")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
