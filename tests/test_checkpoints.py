@@ -15,7 +15,9 @@ from helpers import run_cli
 from conftest import ROOT
 from fashionlab import api
 from fashionlab.config import ConfigError
+from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.preflight import CheckCheckpoint
+from fashionlab.resume import resume_command
 from fashionlab.runfolder import CheckpointError, checkpoint_config
 from report import main as report_main
 from fashionlab.training import train
@@ -103,13 +105,47 @@ def test_files_that_are_not_checkpoints_of_this_lab_get_one_line(trained, tmp_pa
         "notes": "not a readable PyTorch checkpoint, truncated or another format (UnpicklingError)",
         "shell": f"refused, opening it could run code: it holds {os.system.__module__}.system, not only tensors",
         "foreign": "a PyTorch file but not a checkpoint of src/train.py (it stores no config)",
-        "old_config": "made by another version of the config, it lacks optimizer._target_, scheduler.scheduler",
+        "old_config": "made by another version of the config, it lacks optimizer._target_, scheduler",
     }
     for name, message in expected.items():
         path = tmp_path / f"{name}.ckpt"
         with pytest.raises(CheckpointError) as error:
             checkpoint_config(path)
         assert str(error.value).startswith(f"{path}: {message}"), name
+
+
+def in_old_shape(config: dict) -> dict:
+    """A run config as the lab stored it before 2026-12-07: Lightning's scheduler dict, the module's options only."""
+    built = ("_target_", "net", "optimizer", "scheduler", "seed", "scheduler_interval")
+    return {**config, "module": {key: value for key, value in config["module"].items() if key not in built},
+            "scheduler": {"scheduler": config["scheduler"], "interval": config["module"]["scheduler_interval"]}}
+
+
+def test_checkpoints_and_sweeps_of_the_config_before_the_module_node_still_open_or_get_one_line(compose_train,
+                                                                                                 tmp_path):
+    """A checkpoint and a run folder of the earlier config shape read as today's (eval, resume and the report build
+    the same run from them); a sweep launched with a renamed key is refused in one line when resumed."""
+    cfg = compose_train("scheduler=warmup_cosine", "scheduler.warmup_fraction=0.2")
+    train(cfg)
+    new = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(new, weights_only=True)
+    checkpoint["hyper_parameters"]["config"] = in_old_shape(checkpoint["hyper_parameters"]["config"])
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    assert "interval" in torch.load(tmp_path / "old.ckpt", weights_only=True)["hyper_parameters"]["config"]["scheduler"]
+    read = [OmegaConf.to_container(checkpoint_config(path), resolve=True) for path in (tmp_path / "old.ckpt", new)]
+    assert read[0] == read[1]
+    assert read[0]["module"]["scheduler_interval"] == "step" and read[0]["scheduler"]["warmup_fraction"] == 0.2
+    assert evaluate_checkpoint(tmp_path / "old.ckpt") == evaluate_checkpoint(new)
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    OmegaConf.save({"hydra": {"overrides": {"task": ["scheduler=step", "scheduler.scheduler.step_size=2"],
+                                            "hydra": []}}}, sweep / "multirun.yaml")
+    with pytest.raises(ConfigError) as refused:
+        resume_command(["src/train.py", "-m", f"resume={sweep}"])
+    assert str(refused.value) == (f"resume={sweep}: the sweep was launched with scheduler.scheduler.step_size=2, a key "
+                                  "renamed since (scheduler.step_size); it cannot be continued: launch it again with "
+                                  "the new name")
 
 
 def test_eval_without_a_checkpoint_says_what_to_pass():

@@ -50,10 +50,10 @@ from fashionlab.training import train
     ("optimizer.weight_decay=-0.1", "optimizer.weight_decay=-0.1: not allowed, must be a number >= 0"),
     ("optimizer=adam optimizer.betas=[0.9,1.5]", "optimizer.betas=[0.9,1.5]: not allowed, must be two numbers in [0, 1)"),
     ("optimizer=rmsprop optimizer.alpha=2", "optimizer.alpha=2: not allowed, must be a number from 0 to 1"),
-    ("scheduler=step scheduler.scheduler.step_size=0", "scheduler.scheduler.step_size=0: not allowed, must be an integer > 0"),
-    ("scheduler=exponential scheduler.scheduler.gamma=0", "scheduler.scheduler.gamma=0: not allowed, must be a number in (0, 1]"),
-    ("scheduler=warmup_cosine scheduler.scheduler.warmup_fraction=1", "scheduler.scheduler.warmup_fraction=1: not allowed"),
-    ("scheduler.interval=batch", "scheduler.interval=batch: not allowed, must be epoch or step"),
+    ("scheduler=step scheduler.step_size=0", "scheduler.step_size=0: not allowed, must be an integer > 0"),
+    ("scheduler=exponential scheduler.gamma=0", "scheduler.gamma=0: not allowed, must be a number in (0, 1]"),
+    ("scheduler=warmup_cosine scheduler.warmup_fraction=1", "scheduler.warmup_fraction=1: not allowed"),
+    ("module.scheduler_interval=batch", "module.scheduler_interval=batch: not allowed, must be epoch or step"),
     ("trainer.precision=8-true", "trainer.precision=8-true: not allowed, must be one of 32-true, 32, bf16-mixed"),
     ("trainer.accelerator=gpus", "trainer.accelerator=gpus: not allowed, must be one of auto, cpu, gpu, cuda"),
     ("trainer.devices=0", "trainer.devices=0: not allowed, must be an integer > 0 or auto"),
@@ -67,7 +67,7 @@ from fashionlab.training import train
     ("module.label_smoothing=1", "module.label_smoothing=1: not allowed, must be a number in [0, 1)"),
     ("module.mixup=-0.2", "module.mixup=-0.2: not allowed, must be a number >= 0"),
     ("data.augment_shift=14", "data.augment_shift=14: not allowed, must be an integer from 0 to 13"),
-    ("scheduler=onecycle scheduler.scheduler.max_lr=abc", "scheduler.scheduler.max_lr=abc: not allowed, must be a"),
+    ("scheduler=onecycle scheduler.max_lr=abc", "scheduler.max_lr=abc: not allowed, must be a"),
     ("optimizer.fused=maybe", "optimizer.fused=maybe: not allowed, must be true, false or null"),
     ("data.data_dir=null", "data.data_dir=None: not allowed, must be a folder"),
     ("optimizer.lr=null", "optimizer.lr=None: not allowed, must be a number > 0"),
@@ -131,10 +131,10 @@ def test_cli_refuses_a_bad_value_in_one_line_before_any_folder_exists(tiny_data_
     result = run_cli("train.py", "optimizer.lr=-1", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "error: optimizer.lr=-1: not allowed, must be a number > 0"
-    result = run_cli("train.py", "scheduler=onecycle", "scheduler.scheduler.max_lr=abc", f"hydra.run.dir={tmp_path}/run")
+    result = run_cli("train.py", "scheduler=onecycle", "scheduler.max_lr=abc", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "error: scheduler.scheduler.max_lr=abc: not allowed, must be a number > 0"]
+        "error: scheduler.max_lr=abc: not allowed, must be a number > 0"]
     result = run_cli("train.py", "trainer.max_epoch=3", f"hydra.run.dir={tmp_path}/run")  # any Trainer argument, no +
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [

@@ -271,7 +271,7 @@ def test_optimizer_sweep_groups_by_the_varying_config_group_with_lr_inside(tiny_
 
 
 ABLATED = {"data.augment_flip", "data.augment_shift", "model.dropout", "model.norm", "module.label_smoothing",
-           "module.tta", "scheduler.interval", "scheduler.scheduler.warmup_fraction"}
+           "module.tta", "module.scheduler_interval", "scheduler.warmup_fraction"}
 
 
 @pytest.mark.parametrize("overrides, jobs, groups, hparams", [

@@ -11,7 +11,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from helpers import read_metrics
 from fashionlab.runfolder import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
-from fashionlab.module import Classifier
 from fashionlab.runfolder import METRIC_COLUMNS
 from fashionlab.training import train
 
@@ -60,8 +59,8 @@ def test_epoch_metrics_are_sample_averages_not_batch_means(compose_train):
 
 @pytest.mark.parametrize("scheduler, extra, expected_lrs", [
     ("none", [], [0.1, 0.1, 0.1]),
-    ("step", ["scheduler.scheduler.step_size=1"], [0.1, 0.05, 0.025]),
-    ("exponential", ["scheduler.scheduler.gamma=0.8"], [0.1, 0.08, 0.064]),
+    ("step", ["scheduler.step_size=1"], [0.1, 0.05, 0.025]),
+    ("exponential", ["scheduler.gamma=0.8"], [0.1, 0.08, 0.064]),
     ("cosine", [], [0.1, 0.075, 0.025]),
 ])
 def test_scheduler_group_sets_the_learning_rate_per_epoch(compose_train, scheduler, extra, expected_lrs):
@@ -76,7 +75,7 @@ def test_best_checkpoint_reloads_and_evaluates_the_test_set(compose_train):
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
     metrics = evaluate_checkpoint(ckpt)
 
-    module = Classifier(instantiate(cfg.model))
+    module = instantiate(cfg.module)
     module.load_state_dict(torch.load(ckpt, weights_only=False)["state_dict"])
     datamodule = instantiate(cfg.data)
     datamodule.setup()
@@ -127,14 +126,13 @@ def test_label_smoothing_shapes_the_training_loss_and_tta_applies_to_val_and_tes
         torch.nn.functional.cross_entropy(tta_logits(test), test.labels).item(), rel=1e-5)
 
 
-def test_mixup_trains_on_blended_pairs_with_blended_losses_and_leaves_evaluation_alone():
+def test_mixup_trains_on_blended_pairs_with_blended_losses_and_leaves_evaluation_alone(compose_train):
     """Image i lights pixel i alone, so a blended input shows its own weight and its partner's index."""
     seen = []
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     net.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].flatten(1).clone()))
-    module = Classifier(net, label_smoothing=0.1, mixup=0.4)
+    module = instantiate(compose_train("module.label_smoothing=0.1", "module.mixup=0.4").module, net=net)
     images, labels = torch.eye(784)[:8].reshape(8, 1, 28, 28), torch.arange(8)
-    torch.manual_seed(3)
     loss = module.training_step((images, labels), batch_idx=1)
     (blended,) = seen
     own = blended[torch.arange(8), torch.arange(8)]

@@ -22,7 +22,7 @@ from fashionlab.sweeps import is_grid, sweep_configs
 
 VARYING_FILE = "varying.yaml"
 # HPARAMS core knobs -> the config key each one shows; a varying key in this list is not shown twice.
-CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler.scheduler._target_",
+CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler._target_",
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
 _ABSENT = object()
 NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
@@ -102,7 +102,7 @@ def tensorboard_hparams(cfg: DictConfig) -> dict:
     core = {  # the optimizer by its group option; a checkpoint of an earlier version records only its class
         "optimizer": OmegaConf.select(cfg, "choices.optimizer", default=None) or target_name(cfg.optimizer),
         "lr": cfg.optimizer.lr,
-        "scheduler": target_name(cfg.scheduler.scheduler) or "none",
+        "scheduler": target_name(cfg.scheduler) or "none",
         "batch_size": cfg.data.batch_size,
         "hidden_sizes": str(list(cfg.model.hidden_sizes)),
         "seed": cfg.seed,

@@ -8,7 +8,6 @@ from hydra.utils import instantiate
 
 from fashionlab.runfolder import checkpoint_config
 from fashionlab.data import CLASS_NAMES
-from fashionlab.module import Classifier
 from fashionlab.quiet import quiet
 
 
@@ -23,7 +22,7 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
     if data_dir is not None:
         cfg.data.data_dir = data_dir
     datamodule = instantiate(cfg.data)
-    module = Classifier(instantiate(cfg.model), **cfg.module)  # test-time augmentation as in validation
+    module = instantiate(cfg.module)  # test-time augmentation as in validation
     trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
     with warnings.catch_warnings():  # Lightning asks for the training callbacks to restore their state; testing has none

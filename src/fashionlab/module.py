@@ -1,7 +1,8 @@
 """The LightningModule: cross-entropy training of a network, with per-epoch metrics for each stage."""
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import lightning as L
 import torch
@@ -40,7 +41,8 @@ class SampleMean(Metric):
 
 
 class Classifier(L.LightningModule):
-    """Wraps `net` with nn.CrossEntropyLoss, the optimizer and an optional learning-rate scheduler.
+    """A network trained with cross-entropy: the model, the loss, one metric object per stage and metric, the optimizer
+    and an optional learning-rate scheduler. The lab builds it from the config: `instantiate(cfg.module)`.
 
     Where the sheet's loop calls model.train(), model.eval() and torch.no_grad(): Lightning does all three,
     switching to train mode before training_step, to eval mode with gradients disabled for validation
@@ -48,19 +50,20 @@ class Classifier(L.LightningModule):
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
-                 scheduler: Mapping | None = None, num_classes: int = 10, label_smoothing: float = 0.0,
-                 tta: bool = False, mixup: float = 0.0, seed: int = 0):
-        """`optimizer` takes the parameters (a Hydra partial); `scheduler` is Lightning's lr_scheduler dict
-        whose "scheduler" entry takes the optimizer (also a partial), e.g. {"scheduler": ..., "interval": "epoch"}.
-        `label_smoothing` softens the training loss only, so validation and test losses stay comparable across
-        runs; `tta` makes validation and test average the logits of each image and its mirror image; `mixup` > 0
-        trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per batch); `seed`: the run's, from
-        which its dropout masks and mixup draws are drawn (fashionlab.draws)."""
+                 scheduler: Callable[[torch.optim.Optimizer], Any] | None = None, scheduler_interval: str = "epoch",
+                 num_classes: int = 10, label_smoothing: float = 0.0, tta: bool = False, mixup: float = 0.0,
+                 seed: int = 0):
+        """`optimizer` takes the parameters, `scheduler` the optimizer (Hydra partials: conf/optimizer/,
+        conf/scheduler/); `scheduler_interval`: the scheduler steps after each epoch or each batch (`step`: it is
+        also given the run's total_steps). `label_smoothing` softens the training loss only, so validation and test
+        losses stay comparable across runs; `tta` makes validation and test average the logits of each image and its
+        mirror image; `mixup` > 0 trains on mixed pairs of images (mixup, its Beta(mixup, mixup) weight drawn per
+        batch); `seed`: the run's, from which its dropout masks and mixup draws are drawn (fashionlab.draws)."""
         super().__init__()
         self.net = net
         self.dropout = draws.Generators([seed], draws.DROPOUT)
-        self.optimizer_factory = optimizer
-        self.scheduler_config = scheduler
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.scheduler_interval = scheduler_interval
         self.tta = tta
         self.mixup = draws.MixupDraws([seed], mixup) if mixup else None
         # Per-sample losses: the loss metric averages them over the epoch's samples.
@@ -82,29 +85,42 @@ class Classifier(L.LightningModule):
     def forward(self, images: Tensor) -> Tensor:
         return self.net(images)
 
-    def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """The forward pass over a batch and its mean cross-entropy, which the optimizer minimizes."""
         images, labels = batch
-        if stage == "train" and self.mixup is not None:
-            return self._mixup_step(images, labels, batch_idx)
+        if self.mixup is not None:
+            return self.mixup_step(images, labels, batch_idx)
         logits = self(images)
-        if self.tta and stage != "train":
-            logits = (logits + self(images.flip(-1))) / 2
-        sample_losses = (self.train_loss_fn if stage == "train" else self.loss_fn)(logits, labels)
-        return self._record(stage, batch_idx, logits, labels, sample_losses)
+        losses = self.train_loss_fn(logits, labels)  # one per image
+        self.record("train", batch_idx, logits, labels, losses)
+        return losses.mean()
 
-    def _mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.evaluate(batch, batch_idx, "test")
+
+    def evaluate(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> None:
+        """Validation or test: plain cross-entropy of the logits (with `tta`, averaged with the mirror image's)."""
+        images, labels = batch
+        logits = self(images)
+        if self.tta:
+            logits = (logits + self(images.flip(-1))) / 2
+        self.record(stage, batch_idx, logits, labels, self.loss_fn(logits, labels))
+
+    def mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
         """Mixup: each image blended with another of the batch, weight `weight` on its own (one Beta draw per batch),
         the loss blended alike. Train accuracy counts the label of the larger weight. Draws from the run's own
         generator (fashionlab.draws), which checkpoints keep."""
         (weight,), (partner,) = self.mixup.draw(len(images), images.device)
         logits = self(weight * images + (1 - weight) * images[partner])
-        sample_losses = weight * self.train_loss_fn(logits, labels) + (1 - weight) * self.train_loss_fn(
-            logits, labels[partner])
-        return self._record("train", batch_idx, logits, torch.where(weight >= 0.5, labels, labels[partner]),
-                            sample_losses)
+        losses = weight * self.train_loss_fn(logits, labels) + (1 - weight) * self.train_loss_fn(logits, labels[partner])
+        self.record("train", batch_idx, logits, torch.where(weight >= 0.5, labels, labels[partner]), losses)
+        return losses.mean()
 
-    def _record(self, stage: str, batch_idx: int, logits: Tensor, labels: Tensor, sample_losses: Tensor) -> Tensor:
-        """Update the stage's metrics with the batch; the mean loss, to minimize in training."""
+    def record(self, stage: str, batch_idx: int, logits: Tensor, labels: Tensor, sample_losses: Tensor) -> None:
+        """Update the stage's metrics with the batch; Lightning logs them once per epoch."""
         loss_metric, acc_metric = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
         loss_metric.update(sample_losses.detach())
         acc_metric.update(logits.detach().argmax(1) == labels)
@@ -116,16 +132,6 @@ class Classifier(L.LightningModule):
             # detaches the whole metric on each call), a third of a training step at batch 64 on a CPU.
             self.log(f"{stage}/loss", loss_metric, on_step=False, on_epoch=True)
             self.log(f"{stage}/acc", acc_metric, on_step=False, on_epoch=True)
-        return sample_losses.mean()
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, batch_idx, "train")
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, batch_idx, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, batch_idx, "test")
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -166,11 +172,11 @@ class Classifier(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
-        if not self.scheduler_config or self.scheduler_config.get("scheduler") is None:
+        if self.scheduler_factory is None:
             return optimizer
-        make_scheduler = self.scheduler_config["scheduler"]
-        if self.scheduler_config.get("interval") == "step":
+        make_scheduler = self.scheduler_factory
+        if self.scheduler_interval == "step":
             # A per-step schedule spans the whole run, whose length in steps is known only now.
             make_scheduler = functools.partial(make_scheduler, total_steps=self.trainer.estimated_stepping_batches)
-        scheduler = {**self.scheduler_config, "scheduler": make_scheduler(optimizer)}
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": make_scheduler(optimizer), "interval": self.scheduler_interval}}

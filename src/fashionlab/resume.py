@@ -10,8 +10,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fashionlab.config import ConfigError
-from fashionlab.overrides import override_values
-from fashionlab.runfolder import CHECKPOINTS, CONTINUED, METRICS, SUMMARY, checkpoint, has_finished, read_summary
+from fashionlab.overrides import override_key, override_values
+from fashionlab.runfolder import (CHECKPOINTS, CONTINUED, METRICS, SUMMARY, checkpoint, has_finished, read_summary,
+                                  renamed)
 from fashionlab.sweepfolder import MULTIRUN
 
 
@@ -43,6 +44,9 @@ def resume_command(argv: list[str]) -> list[str]:
                           f"({' '.join(arg for arg in others if arg not in budget)}): a sweep continues with its own")
     # As typed: an override holding an interpolation (`+threads=${oc.env:OMP_NUM_THREADS}`) must not be resolved here.
     recorded = OmegaConf.to_container(OmegaConf.load(folder / MULTIRUN).hydra.overrides, resolve=False)
+    if old := next((item for item in recorded["task"] if renamed(override_key(item))), None):
+        raise ConfigError(f"resume={folder}: the sweep was launched with {old}, a key renamed since "
+                          f"({renamed(override_key(old))}); it cannot be continued: launch it again with the new name")
     replaced = ("hydra.sweep.dir=", "hydra.mode=", *([f"{BUDGET}="] if budget else []))
     hydra_overrides = [arg for arg in recorded["hydra"] if not arg.startswith(replaced)]
     return [argv[0], "-m", *recorded["task"], *hydra_overrides, *budget, f"hydra.sweep.dir={folder}"]

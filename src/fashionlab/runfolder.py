@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 CHECKPOINTS, BEST, LAST = "checkpoints", "best", "last"
 METRICS, SUMMARY = "metrics.csv", "summary.json"
@@ -28,8 +28,33 @@ METRICS, SUMMARY = "metrics.csv", "summary.json"
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed_s", "step")
 # The keys src/train.py and src/eval.py build a run from; a checkpoint whose stored config lacks one was made by
 # another version of this lab's config.
-CHECKPOINT_KEYS = ("seed", "data._target_", "model._target_", "module", "optimizer._target_", "scheduler.scheduler",
-                   "scheduler.interval", "trainer._target_")
+CHECKPOINT_KEYS = ("seed", "data._target_", "model._target_", "module._target_", "optimizer._target_", "scheduler",
+                   "module.scheduler_interval", "trainer._target_")
+
+
+def renamed(key: str) -> str | None:
+    """Today's name of a config key that the change described in `in_current_shape` renamed; None for any other."""
+    if key == "scheduler.interval":
+        return "module.scheduler_interval"
+    return "scheduler." + key.removeprefix("scheduler.scheduler.") if key.startswith("scheduler.scheduler.") else None
+
+
+def in_current_shape(config: DictConfig) -> DictConfig:
+    """A stored run config (a checkpoint's, a run folder's .hydra/config.yaml) in the shape of today's: before
+    2026-12-07 the scheduler node was Lightning's dict (`scheduler.scheduler`, `scheduler.interval`) and the module
+    node only the Classifier's options; today `instantiate(cfg.module)` builds the Classifier with the groups' nodes.
+    Any other config is returned as it is."""
+    old = config.get("scheduler")
+    if not (OmegaConf.is_dict(old) and "interval" in old):
+        return config
+    config = config.copy()
+    with open_dict(config):
+        config.module = {"_target_": "fashionlab.module.Classifier", "net": "${model}", "optimizer": "${optimizer}",
+                         "scheduler": "${scheduler}", "seed": "${seed}",
+                         **OmegaConf.to_container(config.get("module") or {}, resolve=False),
+                         "scheduler_interval": old.interval}
+        config.scheduler = OmegaConf.to_container(old, resolve=False)["scheduler"]
+    return config
 
 
 class Status(str, Enum):
@@ -179,7 +204,7 @@ def checkpoint_config(ckpt_path: str | Path) -> DictConfig:
     stored = stored.get("hyper_parameters", {}).get("config") if isinstance(stored, dict) else None
     if not isinstance(stored, dict):
         raise CheckpointError(f"{path}: a PyTorch file but not a checkpoint of src/train.py (it stores no config)")
-    config = OmegaConf.create(stored)
+    config = in_current_shape(OmegaConf.create(stored))
     missing = [key for key in CHECKPOINT_KEYS if OmegaConf.select(config, key, default="<missing>") == "<missing>"]
     if missing:
         raise CheckpointError(f"{path}: made by another version of the config, it lacks {', '.join(missing)}")

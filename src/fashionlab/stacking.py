@@ -122,8 +122,8 @@ class StackedClassifier(Classifier):
     loss is the sum of the members' mean losses, so each member's gradient is its own run's. Members that left the
     stack (diverged) add nothing: their slice is computed still, but nothing of it reaches another member's."""
 
-    def __init__(self, net: StackedMLP, optimizer, scheduler=None, seeds: Sequence[int] = (), **options):
-        super().__init__(net, optimizer, scheduler, **options)
+    def __init__(self, net: StackedMLP, seeds: Sequence[int] = (), **options):
+        super().__init__(net, **options)
         self.dropout = draws.Generators(seeds, draws.DROPOUT)  # each member's
         self.mixup = draws.MixupDraws(seeds, self.mixup.alpha) if self.mixup is not None else None
         for stage in STAGES:
@@ -132,37 +132,50 @@ class StackedClassifier(Classifier):
         self.register_buffer("in_stack", torch.ones(net.size, dtype=torch.bool), persistent=False)
         self.last_losses: Tensor | None = None  # each member's mean training loss of the last step
 
-    def _record(self, stage: str, batch_idx: int, logits: Tensor, labels: Tensor, sample_losses: Tensor) -> Tensor:
-        getattr(self, f"{stage}_loss").update(sample_losses.detach())
-        getattr(self, f"{stage}_acc").update((logits.detach().argmax(-1) == labels).float())
-        losses = sample_losses.mean(1)
-        self.last_losses = losses.detach()
-        return torch.where(self.in_stack, losses, torch.zeros_like(losses)).sum()
-
-    def _step(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> Tensor:
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Each member's forward pass over its own batch (K, N, ...) and its mean cross-entropy, summed."""
         images, labels = batch
-        if stage == "train" and self.mixup is not None:
-            return self._mixup_step(images, labels, batch_idx)
+        if self.mixup is not None:
+            return self.mixup_step(images, labels, batch_idx)
         logits = self(images)  # (K, N, 10)
-        if self.tta and stage != "train":
-            logits = (logits + self(images.flip(-1))) / 2
-        labels = labels if labels.dim() == 2 else labels.expand(logits.shape[0], -1)
-        loss_fn = self.train_loss_fn if stage == "train" else self.loss_fn
-        sample_losses = loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape)
-        return self._record(stage, batch_idx, logits, labels, sample_losses)
+        losses = self.train_loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape)
+        self.record("train", batch_idx, logits, labels, losses)
+        return self.summed(losses)
 
-    def _mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
+    def evaluate(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> None:
+        """Every member over the same batch (N, ...)."""
+        images, labels = batch
+        logits = self(images)  # (K, N, 10)
+        if self.tta:
+            logits = (logits + self(images.flip(-1))) / 2
+        labels = labels.expand(logits.shape[0], -1)
+        self.record(stage, batch_idx, logits, labels,
+                    self.loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape))
+
+    def mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
         """Classifier's mixup for each member's batch (K, N, ...), with that member's weight and partners."""
         weights, partners = self.mixup.draw(images.shape[1], images.device)
         members = torch.arange(len(partners), device=images.device).unsqueeze(1)
         weight = weights.view(-1, *[1] * (images.dim() - 1))
         logits = self(weight * images + (1 - weight) * images[members, partners])
         paired = labels[members, partners]
-        losses = [self.train_loss_fn(logits.flatten(0, 1), target.flatten()).view(labels.shape)
-                  for target in (labels, paired)]
+        own, other = (self.train_loss_fn(logits.flatten(0, 1), target.flatten()).view(labels.shape)
+                      for target in (labels, paired))
         weights = weights.unsqueeze(1)
-        return self._record("train", batch_idx, logits, torch.where(weights >= 0.5, labels, paired),
-                            weights * losses[0] + (1 - weights) * losses[1])
+        losses = weights * own + (1 - weights) * other
+        self.record("train", batch_idx, logits, torch.where(weights >= 0.5, labels, paired), losses)
+        return self.summed(losses)
+
+    def record(self, stage: str, batch_idx: int, logits: Tensor, labels: Tensor, sample_losses: Tensor) -> None:
+        getattr(self, f"{stage}_loss").update(sample_losses.detach())
+        getattr(self, f"{stage}_acc").update((logits.detach().argmax(-1) == labels).float())
+
+    def summed(self, sample_losses: Tensor) -> Tensor:
+        """The sum of the members' mean losses, those that left the stack left out: each member's gradient is its
+        own run's."""
+        losses = sample_losses.mean(1)
+        self.last_losses = losses.detach()
+        return torch.where(self.in_stack, losses, torch.zeros_like(losses)).sum()
 
     def on_train_epoch_start(self) -> None:
         self.net.generators = self.dropout.on(self.device)
@@ -345,9 +358,8 @@ def train_stack(configs: list[DictConfig]) -> L.Trainer:
         datamodule = instantiate(first.data, shuffle_seed=[cfg.data.shuffle_seed for cfg in configs])
         datamodule.prepare_data()
         datamodule.setup("fit")
-        module = StackedClassifier(StackedMLP(nets), instantiate(first.optimizer),
-                                   instantiate(first.scheduler, _convert_="all"), seeds=[cfg.seed for cfg in configs],
-                                   **first.module)
+        module = instantiate(first.module, _target_=f"{__name__}.StackedClassifier", net=StackedMLP(nets),
+                             seeds=[cfg.seed for cfg in configs])
         members = [Member(index, cfg) for index, cfg in enumerate(configs)]
         callbacks = [Members(members), ShareCores(), *([progress_bar()] if first.trainer.enable_progress_bar else [])]
         trainer = instantiate(first.trainer, logger=False, enable_checkpointing=False, callbacks=callbacks)

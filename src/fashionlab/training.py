@@ -12,7 +12,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fashionlab.cores import ShareCores
-from fashionlab.module import Classifier
 from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.overrides import override_key
 from fashionlab.quiet import quiet
@@ -51,8 +50,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         datamodule = instantiate(cfg.data)
         datamodule.prepare_data()
         datamodule.setup("fit")  # bad data stops the run here, before any training
-        module = Classifier(instantiate(cfg.model), instantiate(cfg.optimizer),
-                            instantiate(cfg.scheduler, _convert_="all"), seed=cfg.seed, **cfg.module)
+        module = instantiate(cfg.module)
         # The resolved config travels inside every checkpoint: eval and resume rebuild everything from it.
         module.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)}, logger=False)
         logger = instantiate(cfg.logger)

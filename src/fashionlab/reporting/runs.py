@@ -7,7 +7,8 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from fashionlab.overrides import override_values, target_name
-from fashionlab.runfolder import BEST, METRICS, RunFolderError, events_folder, read_metrics, read_summary
+from fashionlab.runfolder import (BEST, METRICS, RunFolderError, events_folder, in_current_shape, read_metrics,
+                                  read_summary)
 from fashionlab.runfolder import checkpoint as checkpoint_path
 from fashionlab.sweepfolder import MULTIRUN, SWEEPS_ROOT, job_order
 
@@ -67,7 +68,7 @@ class Run:
     @property
     def title(self) -> str:
         """Optimizer, learning rate and schedule, as the run built them."""
-        schedule = target_name(self.config.scheduler.scheduler) or "constant lr"
+        schedule = target_name(self.config.scheduler) or "constant lr"
         return f"{self.optimizer} lr={self.config.optimizer.lr:g}, {schedule}"
 
     @property
@@ -115,7 +116,7 @@ def load_run(path: Path) -> Run:
         summary = {"status": "unreadable summary.json"}
     hydra = path / ".hydra" / "hydra.yaml"
     choices = OmegaConf.select(OmegaConf.load(hydra), "hydra.runtime.choices", default={}) if hydra.is_file() else {}
-    return Run(name=path.name, path=path, config=OmegaConf.load(path / ".hydra" / "config.yaml"),
+    return Run(name=path.name, path=path, config=in_current_shape(OmegaConf.load(path / ".hydra" / "config.yaml")),
                overrides=tuple(OmegaConf.load(path / ".hydra" / "overrides.yaml")), choices=dict(choices),
                status=str(summary.get("status")), wall_seconds=summary.get("wall_seconds"),
                history=read_metrics(path / METRICS), platform=summary.get("platform"))
