@@ -115,10 +115,13 @@ def test_files_that_are_not_checkpoints_of_this_lab_get_one_line(trained, tmp_pa
 
 
 def in_old_shape(config: dict) -> dict:
-    """A run config as the lab stored it before 2026-12-07: Lightning's scheduler dict, the module's options only."""
+    """A run config as the lab stored it before 2026-12-07: Lightning's scheduler dict, the module's options only,
+    the logger and the lr callback in fashionlab.monitor."""
     built = ("_target_", "net", "optimizer", "scheduler", "seed", "scheduler_interval")
+    callbacks = {**config["callbacks"], "learning_rate": {"_target_": "fashionlab.monitor.LearningRateLogger"}}
     return {**config, "module": {key: value for key, value in config["module"].items() if key not in built},
-            "scheduler": {"scheduler": config["scheduler"], "interval": config["module"]["scheduler_interval"]}}
+            "scheduler": {"scheduler": config["scheduler"], "interval": config["module"]["scheduler_interval"]},
+            "logger": {**config["logger"], "_target_": "fashionlab.monitor.TensorBoardLogger"}, "callbacks": callbacks}
 
 
 def test_checkpoints_and_sweeps_of_the_config_before_the_module_node_still_open_or_get_one_line(compose_train,

@@ -51,8 +51,8 @@ LAYERS = {
                   "fashionlab.config", "fashionlab.machine", "fashionlab.precision", "fashionlab.slurm",
                   "fashionlab.schedules", "fashionlab.augment", "fashionlab.adam_example", "fashionlab.draws",
                   "fashionlab.quiet"],
-    "runs": ["fashionlab.data", "fashionlab.model", "fashionlab.module", "fashionlab.records", "fashionlab.dashboard",
-             "fashionlab.monitor", "fashionlab.training", "fashionlab.evaluation", "fashionlab.resume",
+    "runs": ["fashionlab.data", "fashionlab.model", "fashionlab.module", "fashionlab.records", "fashionlab.varying",
+             "fashionlab.tensorboard", "fashionlab.progress", "fashionlab.training", "fashionlab.evaluation", "fashionlab.resume",
              "fashionlab.shutdown", "fashionlab.sweeps", "fashionlab.preflight", "fashionlab.pruning",
              "fashionlab.resolvers", "fashionlab.stacking", "fashionlab.cores"],
     "reporting": ["fashionlab.reporting"],  # the package and every module in it

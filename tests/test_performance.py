@@ -13,7 +13,7 @@ from bench import gpu_check
 from bench.gpu_check import HostCopyWatch, HostToDevice
 from bench.pipelines import timing
 from conftest import ROOT
-from fashionlab.monitor import class_samples_grid
+from fashionlab.tensorboard import class_samples_grid
 from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_bf16
 from fashionlab.preflight import CheckConfig
 from fashionlab.resume import resume_command

@@ -154,7 +154,7 @@ FREE: dict[str, str] = {
     "paths.output_dir": "the run folder, Hydra's choice (hydra.run.dir, hydra.sweep.dir)",
     "trainer.default_root_dir": "the run folder, from paths.output_dir",
     "logger.*": "where and under which name TensorBoard's events go: the run folder and its run name "
-                "(fashionlab.dashboard)",
+                "(fashionlab.varying)",
     "callbacks.checkpoint.*": "the run folder's layout (fashionlab.runfolder): resume, eval and the report read "
                               "checkpoints/best.ckpt and last.ckpt",
     "callbacks.last_checkpoint.*": "the run folder's layout: checkpoints/last.ckpt, after every epoch",

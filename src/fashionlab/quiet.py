@@ -4,7 +4,7 @@ advice to add loader workers: batches are slices of tensors in memory, workers w
 inside Lightning's own code under torch >= 2.10; tips advertising Lightning's cloud services), wherever Slurm is
 installed the hint to start the command with srun (launcher=slurm submits whole jobs with sbatch), and, in a
 notebook, tqdm's advice to install ipywidgets when Optuna is first imported (runs there show
-fashionlab.monitor.NotebookProgressBar)."""
+fashionlab.progress.NotebookProgressBar)."""
 
 import contextlib
 import logging

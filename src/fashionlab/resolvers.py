@@ -4,7 +4,7 @@ compose."""
 
 from omegaconf import OmegaConf
 
-from fashionlab.dashboard import run_name
+from fashionlab.varying import run_name
 from fashionlab.precision import fastest_precision
 
 

@@ -5,7 +5,7 @@ and writer of summary.json and metrics.csv.
     <run>/checkpoints/best.ckpt   the best epoch by val acc; last.ckpt: the last completed epoch (resume reads it)
     <run>/metrics.csv             one row per epoch (METRIC_COLUMNS)
     <run>/summary.json            status (Status), best val acc and epoch, epochs run, wall seconds, overrides
-    <run>/<run name>/events.*     TensorBoard's events (fashionlab.dashboard); <run>/.hydra/: Hydra's record
+    <run>/<run name>/events.*     TensorBoard's events (fashionlab.tensorboard); <run>/.hydra/: Hydra's record
 
 conf/callbacks/default.yaml points Lightning's ModelCheckpoint at CHECKPOINTS with the file name BEST.
 """
@@ -39,16 +39,24 @@ def renamed(key: str) -> str | None:
     return "scheduler." + key.removeprefix("scheduler.scheduler.") if key.startswith("scheduler.scheduler.") else None
 
 
+# Classes a stored config names that have moved since (2026-12-07: fashionlab.monitor split by concern).
+MOVED = {"fashionlab.monitor.TensorBoardLogger": "fashionlab.tensorboard.TensorBoardLogger",
+         "fashionlab.monitor.LearningRateLogger": "fashionlab.tensorboard.LearningRateLogger"}
+
+
 def in_current_shape(config: DictConfig) -> DictConfig:
     """A stored run config (a checkpoint's, a run folder's .hydra/config.yaml) in the shape of today's: before
-    2026-12-07 the scheduler node was Lightning's dict (`scheduler.scheduler`, `scheduler.interval`) and the module
-    node only the Classifier's options; today `instantiate(cfg.module)` builds the Classifier with the groups' nodes.
-    Any other config is returned as it is."""
-    old = config.get("scheduler")
-    if not (OmegaConf.is_dict(old) and "interval" in old):
-        return config
+    2026-12-07 the scheduler node was Lightning's dict (`scheduler.scheduler`, `scheduler.interval`), the module
+    node only the Classifier's options (today `instantiate(cfg.module)` builds the Classifier with the groups' nodes),
+    and the logger and a callback were classes that have moved (MOVED)."""
     config = config.copy()
     with open_dict(config):
+        for node in [config.get("logger"), *(config.get("callbacks") or {}).values()]:
+            if OmegaConf.is_dict(node) and node.get("_target_") in MOVED:
+                node._target_ = MOVED[node._target_]
+        old = config.get("scheduler")
+        if not (OmegaConf.is_dict(old) and "interval" in old):
+            return config
         config.module = {"_target_": "fashionlab.module.Classifier", "net": "${model}", "optimizer": "${optimizer}",
                          "scheduler": "${scheduler}", "seed": "${seed}",
                          **OmegaConf.to_container(config.get("module") or {}, resolve=False),

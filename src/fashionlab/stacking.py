@@ -31,9 +31,10 @@ from fashionlab.cores import ShareCores
 from fashionlab.model import Dropout, dropout_mask
 from fashionlab.module import STAGES, Classifier
 from fashionlab.quiet import quiet
-from fashionlab.monitor import log_dashboard, progress_bar
+from fashionlab.progress import progress_bar
 from fashionlab.records import RunRecorder
 from fashionlab.runfolder import Status, record_status
+from fashionlab.tensorboard import log_overview
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +370,7 @@ def train_stack(configs: list[DictConfig]) -> L.Trainer:
                           error=f"{type(error).__name__}: {error}")
         raise
     for member in members:
-        log_dashboard(member.logger, member.cfg, datamodule, first_session=True)
+        log_overview(member.logger, member.cfg, datamodule, first_session=True)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     log.info(f"Trained {len(configs)} stacked runs in {time.perf_counter() - started:.1f} s")

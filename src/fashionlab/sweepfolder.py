@@ -11,7 +11,7 @@ reader and writer. Numbers and overrides only; the report formats them.
     <sweep>/confirmations.yaml   in a confirmed sweep: the sweeps that rerun it
     <sweep>/stacks.json          with stack=true, the groups of the launch under way: leader job number -> the jobs
                                  (number, overrides) its one process trains as a stack (fashionlab.stacking)
-    <sweep>/varying.yaml         what varies across the jobs (fashionlab.dashboard: run names, HPARAMS)
+    <sweep>/varying.yaml         what varies across the jobs (fashionlab.varying: run names, HPARAMS)
     <sweep>/optuna.journal, optimization_results.yaml    a search's study and best trial (its sweeper's)
     <sweep>/report.md, runs.csv, test_metrics.json, *.png, aggregate/    the report's (src/report.py)
 """

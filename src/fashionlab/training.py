@@ -12,12 +12,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fashionlab.cores import ShareCores
-from fashionlab.monitor import log_dashboard, progress_bar
 from fashionlab.overrides import override_key
+from fashionlab.progress import progress_bar
 from fashionlab.quiet import quiet
 from fashionlab.resume import EarlierRun, reopen_job_folder
 from fashionlab.runfolder import Status, checkpoint, checkpoint_config, read_summary, record_status
 from fashionlab.sweepfolder import read_stack
+from fashionlab.tensorboard import log_overview
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def train(cfg: DictConfig, ckpt_path: Path | None = None) -> L.Trainer:
         record_status(cfg.paths.output_dir, list(HydraConfig.get().overrides.task), Status.FAILED,
                       error=f"{type(error).__name__}: {error}")
         raise
-    log_dashboard(logger, cfg, datamodule, first_session=ckpt_path is None)
+    log_overview(logger, cfg, datamodule, first_session=ckpt_path is None)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer
 

@@ -99,7 +99,7 @@ class Run:
 
 def read_lr(path: Path) -> tuple[list[int], list[float]]:
     """The learning rate at each step it was logged (TensorBoard tag `lr`, `lr/pg1` for several parameter groups;
-    `lr-<Optimizer>` in runs from before fashionlab.dashboard.LearningRateLogger), all points (size_guidance 0: no
+    `lr-<Optimizer>` in runs from before fashionlab.tensorboard.LearningRateLogger), all points (size_guidance 0: no
     sampling); empty if the run logged none."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # only sweeps that draw lr
 

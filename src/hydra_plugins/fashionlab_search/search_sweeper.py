@@ -30,10 +30,10 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.dashboard import write_varying
 from fashionlab.quiet import quiet
 from fashionlab.sweepfolder import MULTIRUN
 from fashionlab.sweeps import JournalError, journal_storage, launch_numbered, repair_journal
+from fashionlab.varying import write_varying
 
 with quiet():  # Optuna's first import, in a notebook: tqdm's advice to install ipywidgets
     import optuna

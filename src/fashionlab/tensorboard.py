@@ -1,95 +1,23 @@
-"""What a run shows while it trains, in a terminal, in a Jupyter notebook and in TensorBoard: Lightning's progress bar
-and TensorBoard logger without what means nothing here, a progress display a notebook updates in place, one `lr` tag
-whatever the optimizer, and what TensorBoard shows beside the scalars (the run's HPARAMS, the CUSTOM SCALARS layout,
-one training image per class)."""
+"""What TensorBoard shows of a run beyond Lightning's scalars: the logger (without its `epoch` scalar), one `lr` tag
+whatever the optimizer, and, written before the fit, the run's HPARAMS, the CUSTOM SCALARS layout and one training
+image per class. Run names and what HPARAMS lists beside the core knobs come from what varies across the sweep
+(fashionlab.varying)."""
 
-import html
-import sys
-import time
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch import loggers
-from lightning.pytorch.callbacks import ProgressBar as LightningProgressBar
-from lightning.pytorch.callbacks import TQDMProgressBar
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
 
-from fashionlab.dashboard import tensorboard_hparams
 from fashionlab.data import CLASS_NAMES
+from fashionlab.overrides import target_name
+from fashionlab.varying import read_varying
 
-
-class ProgressBar(TQDMProgressBar):
-    """Lightning's progress bar without `v_num`, the logger's version, which here is the run name and would show as
-    its last four characters (`v_num: =sgd`). The way Lightning documents (ProgressBar.get_metrics)."""
-
-    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
-        items = super().get_metrics(trainer, pl_module)
-        items.pop("v_num", None)
-        return items
-
-
-class NotebookProgressBar(LightningProgressBar):
-    """A run's progress in a Jupyter notebook: one display, updated in place (IPython's display_id), instead of tqdm's
-    lines, which a notebook cannot redraw (a bar per validation, cursor moves it prints as text). It shows the epoch,
-    the batch, the time so far and the last epoch's metrics, as HTML and as text; a saved or exported notebook keeps
-    its last state."""
-
-    def __init__(self, refresh_seconds: float = 0.5):
-        super().__init__()
-        self.refresh_seconds = refresh_seconds  # between updates within an epoch; each epoch's end is always shown
-        self.enabled = True
-        self.handle = None
-        self.started = self.shown = 0.0
-
-    def disable(self) -> None:
-        self.enabled = False
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from IPython.display import display
-
-        self.started = time.perf_counter()
-        if self.enabled:
-            self.handle = display(self._bundle(trainer, 0), raw=True, display_id=True)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
-        if time.perf_counter() - self.shown >= self.refresh_seconds:
-            self._show(trainer, batch_idx + 1)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._show(trainer, self.total_train_batches)  # after the epoch's validation: its metrics are in
-
-    def _show(self, trainer: L.Trainer, batches: float) -> None:
-        if self.handle is not None:
-            self.handle.update(self._bundle(trainer, batches), raw=True)
-            self.shown = time.perf_counter()
-
-    def _bundle(self, trainer: L.Trainer, batches: float) -> dict[str, str]:
-        """The display as text and as HTML: a <progress> bar over the whole run (epochs and batches), then the text."""
-        epochs, total, logged = trainer.max_epochs, self.total_train_batches, trainer.callback_metrics
-        metrics = [f"{stage} loss {float(logged[f'{stage}/loss']):.4f}, acc {float(logged[f'{stage}/acc']):.4f}"
-                   for stage in ("train", "val") if f"{stage}/acc" in logged]
-        text = " | ".join([f"epoch {trainer.current_epoch + 1}/{epochs}", f"batch {batches:g}/{total:g}",
-                           time.strftime("%H:%M:%S", time.gmtime(time.perf_counter() - self.started)), *metrics])
-        done = (trainer.current_epoch + batches / total) / epochs
-        bar = f'<progress max="1" value="{done:.4f}" style="width: 20em"></progress>'
-        return {"text/plain": text, "text/html": f"{bar} <code>{html.escape(text)}</code>"}
-
-
-def in_jupyter() -> bool:
-    """Whether this process is a Jupyter kernel (ipykernel), whose displays a notebook can update in place; IPython in
-    a terminal is not one."""
-    ipython = sys.modules.get("IPython")
-    return getattr(ipython.get_ipython() if ipython else None, "kernel", None) is not None
-
-
-def progress_bar() -> LightningProgressBar:
-    """The progress display of a run: in a Jupyter kernel one that updates in place, elsewhere Lightning's tqdm bar."""
-    return NotebookProgressBar() if in_jupyter() else ProgressBar()
+_ABSENT = object()
 
 
 class TensorBoardLogger(loggers.TensorBoardLogger):
@@ -114,7 +42,7 @@ def class_samples_grid(images: Tensor, labels: Tensor, columns: int = 2) -> Tens
     return rows.permute(0, 2, 1, 3).reshape(1, rows.shape[0] * tiles.shape[1], columns * tiles.shape[2]).cpu()
 
 
-def log_dashboard(logger: loggers.Logger, cfg: DictConfig, datamodule: L.LightningDataModule, first_session: bool) -> None:
+def log_overview(logger: loggers.Logger, cfg: DictConfig, datamodule: L.LightningDataModule, first_session: bool) -> None:
     """Write, before the fit, what TensorBoard shows of the run beside its scalars: HPARAMS, the CUSTOM SCALARS
     layout and, in the run's first session (not again when it is resumed), one training image per class. Here, once
     per session, rather than in a callback: Lightning calls every callback at every step."""
@@ -165,3 +93,31 @@ class LearningRateLogger(L.Callback):
             {f"lr/pg{index}": group["lr"] for index, group in enumerate(groups, start=1)}
         for logger in trainer.loggers:
             logger.log_metrics(values, step=trainer.global_step)
+
+
+def shown(value: Any) -> bool | int | float | str:
+    """A config value as TensorBoard's HPARAMS takes it: lists and null as text."""
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if value is None:
+        return "null"
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def tensorboard_hparams(cfg: DictConfig) -> dict:
+    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy: the core ones (the
+    optimizer by its group option: momentum, not SGD), plus,
+    for a sweep's job, every config key that varies across the sweep (the run folder's parent holds varying.yaml);
+    `-` for a key this run's config lacks (Adam has no momentum), as the parallel-coordinates view leaves out the
+    runs that miss a value."""
+    core = {  # the optimizer by its group option; a checkpoint of an earlier version records only its class
+        "optimizer": OmegaConf.select(cfg, "choices.optimizer", default=None) or target_name(cfg.optimizer),
+        "lr": cfg.optimizer.lr,
+        "scheduler": target_name(cfg.scheduler) or "none",
+        "batch_size": cfg.data.batch_size,
+        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
+        "seed": cfg.seed,
+    }
+    varying = read_varying(Path(cfg.paths.output_dir).parent) or {"config": []}
+    values = {key: OmegaConf.select(cfg, key, default=_ABSENT) for key in varying["config"]}
+    return core | {key: "-" if value is _ABSENT else shown(value) for key, value in values.items()}

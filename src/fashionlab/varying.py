@@ -1,6 +1,6 @@
-"""What TensorBoard shows of a run: a name that says what tells it apart, and HPARAMS with what varies (written by
-fashionlab.monitor, which also logs the `lr` tag). Without torch or Lightning: the Hydra callback and the resolver here
-run at every start of src/train.py, before any training.
+"""What varies across a sweep's jobs, and so what TensorBoard names each run by and lists in HPARAMS beside the core
+knobs (fashionlab.tensorboard writes them). Without torch or Lightning: the Hydra callback and the resolver here run at
+every start of src/train.py, before any training.
 
 TensorBoard names a run by the folder of its event files, so they go into a subfolder of the run folder named by
 the run's overrides: for a sweep's job those that vary across the sweep (`multirun/<date>/<time>/1/optimizer=adam`),
@@ -17,14 +17,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from fashionlab.overrides import override_values, overrides_name, target_name, varying_keys
+from fashionlab.overrides import override_values, overrides_name, varying_keys
 from fashionlab.sweeps import is_grid, sweep_configs
 
 VARYING_FILE = "varying.yaml"
 # HPARAMS core knobs -> the config key each one shows; a varying key in this list is not shown twice.
 CORE_KEYS = {"optimizer": "optimizer._target_", "lr": "optimizer.lr", "scheduler": "scheduler._target_",
              "batch_size": "data.batch_size", "hidden_sizes": "model.hidden_sizes", "seed": "seed"}
-_ABSENT = object()
 NOT_HYPERPARAMETERS = ("._partial_", "optimizer.fused", "optimizer.foreach")  # config keys that change no result
 
 
@@ -82,31 +81,3 @@ class RecordVarying(Callback):
         jobs = list(sweep_configs(config))
         overrides = varying_keys([override_values(list(job.hydra.overrides.task)) for job in jobs])
         write_varying(Path(config.hydra.sweep.dir), overrides, jobs)
-
-
-def shown(value: Any) -> bool | int | float | str:
-    """A config value as TensorBoard's HPARAMS takes it: lists and null as text."""
-    if OmegaConf.is_config(value):
-        value = OmegaConf.to_container(value, resolve=True)
-    if value is None:
-        return "null"
-    return value if isinstance(value, (bool, int, float, str)) else str(value)
-
-
-def tensorboard_hparams(cfg: DictConfig) -> dict:
-    """The knobs shown in TensorBoard's HPARAMS tab beside each run's best validation accuracy: the core ones (the
-    optimizer by its group option: momentum, not SGD), plus,
-    for a sweep's job, every config key that varies across the sweep (the run folder's parent holds varying.yaml);
-    `-` for a key this run's config lacks (Adam has no momentum), as the parallel-coordinates view leaves out the
-    runs that miss a value."""
-    core = {  # the optimizer by its group option; a checkpoint of an earlier version records only its class
-        "optimizer": OmegaConf.select(cfg, "choices.optimizer", default=None) or target_name(cfg.optimizer),
-        "lr": cfg.optimizer.lr,
-        "scheduler": target_name(cfg.scheduler) or "none",
-        "batch_size": cfg.data.batch_size,
-        "hidden_sizes": str(list(cfg.model.hidden_sizes)),
-        "seed": cfg.seed,
-    }
-    varying = read_varying(Path(cfg.paths.output_dir).parent) or {"config": []}
-    values = {key: OmegaConf.select(cfg, key, default=_ABSENT) for key in varying["config"]}
-    return core | {key: "-" if value is _ABSENT else shown(value) for key, value in values.items()}
