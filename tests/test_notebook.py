@@ -4,7 +4,9 @@ real Jupyter kernel (nbclient, with the dev extra's ipykernel) on the tiny data,
 The notebook's sweep, SGD against Adam, is also where the suite checks what a sweep writes: a run folder per job, and
 what TensorBoard shows of them (one kernel's Lightning import instead of one more command line's)."""
 
+import ast
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,6 +14,7 @@ from nbclient import NotebookClient
 
 from helpers import CORE, custom_scalars, hparams_of, run_cli, tensorboard_runs
 from conftest import ROOT, tiny_overrides
+import fashionlab
 from fashionlab import compose, evaluate_checkpoint, load_sweep, sweep, train
 from fashionlab.config import ConfigError
 from fashionlab.reporting.runs import ReportError
@@ -32,13 +35,31 @@ def test_the_api_refuses_as_the_command_line_trains_a_run_into_its_folder_and_lo
     cfg = compose("optimizer=adam")
     assert (cfg.optimizer._target_, cfg.choices.optimizer) == ("torch.optim.Adam", "adam")
 
+    here = Path.cwd()
     run = train(*tiny_overrides(tiny_data_dir), "optimizer=adam", f"hydra.run.dir={tmp_path}/run")
+    assert Path.cwd() == here, "the call ran in the lab's folder and came back"
     assert run.path == tmp_path / "run" and run.status == read_summary(run.path)["status"] == "completed"
     assert run.history["epoch"] == [1.0] and run.best_val_acc == read_summary(run.path)["best_val_acc"]
     assert run.checkpoint.is_file() and "optimizer=adam" in run.overrides, "Hydra's record in <run>/.hydra/"
 
     with pytest.raises(ReportError, match="is not a sweep folder: no multirun.yaml"):
         load_sweep(tmp_path)
+
+
+def test_the_notebook_uses_only_the_public_api():
+    """Its code imports the lab only as `from fashionlab import <names of fashionlab.__all__>`, reads no private name
+    and leaves the working directory alone (the API runs in the lab's folder by itself)."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(line for cell in notebook.cells if cell.cell_type == "code" for line in cell.source.splitlines()
+                     if not line.startswith("%"))  # IPython magics
+    tree = ast.parse(code)
+    lab = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module.startswith("fashionlab")]
+    assert [node.module for node in lab] == ["fashionlab"]
+    assert {alias.name for node in lab for alias in node.names} <= set(fashionlab.__all__)
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Import)
+                and any(alias.name.startswith("fashionlab") for alias in node.names)]
+    assert not [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr.startswith("_")]
+    assert "chdir" not in code
 
 
 @pytest.fixture(scope="module")

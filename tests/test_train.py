@@ -8,7 +8,8 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from helpers import read_metrics
+from conftest import tiny_overrides
+from helpers import read_metrics, run_cli
 from fashionlab.runfolder import events_folder
 from fashionlab.evaluation import evaluate_checkpoint
 from fashionlab.runfolder import METRIC_COLUMNS
@@ -67,6 +68,13 @@ def test_scheduler_group_sets_the_learning_rate_per_epoch(compose_train, schedul
     cfg = compose_train("trainer.max_epochs=3", "optimizer.lr=0.1", f"scheduler={scheduler}", *extra)
     train(cfg)
     assert [row["lr"] for row in read_metrics(Path(cfg.paths.output_dir))] == pytest.approx(expected_lrs)
+
+
+def test_a_scheduler_key_is_overridden_as_short_as_an_optimizer_key_in_a_sweep_too(tiny_data_dir, tmp_path):
+    done = run_cli("train.py", "-m", *tiny_overrides(tiny_data_dir), "trainer.max_epochs=2", "optimizer.lr=0.1",
+                   "scheduler=step", "scheduler.step_size=1,2", f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert [[row["lr"] for row in read_metrics(tmp_path / job)] for job in "01"] == [[0.1, 0.05], [0.1, 0.1]]
 
 
 def test_best_checkpoint_reloads_and_evaluates_the_test_set(compose_train):

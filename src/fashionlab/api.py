@@ -1,12 +1,17 @@
-"""The lab from Python (a notebook): compose a config, train a run or a sweep in this process, load a finished sweep.
+"""The lab from Python (a notebook): compose a config, set up its data, train a run or a sweep in this process, load a
+finished sweep and read it as the report does (curves, group table, verdicts, diagnoses), evaluate a checkpoint.
 
 The command line's own code and folders: `train` and `sweep` launch src/train.py's task through Hydra, as
 `python src/train.py` and `python src/train.py -m` do, into the same run and sweep folders under outputs/ (with
 Hydra's .hydra/ records, so `make report`, `make resume`, `make confirm` and TensorBoard take them as they take the
-command line's). A bad value raises ConfigError with the line the command line prints after `error: `, before any
-folder is made. torch and Lightning are imported once a run starts, the report's statistics once a sweep is loaded.
+command line's). Each call runs in the lab's folder, as the command line does, wherever the caller's working directory
+is (a notebook's is notebooks/), and leaves that as it was: relative paths (`data`, `outputs/`) are the lab's, the
+paths it returns absolute. A bad value raises ConfigError with the line the command line prints after `error: `,
+before any folder is made. torch and Lightning are imported once a run starts, the report's statistics once a sweep
+is loaded.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,16 +31,31 @@ from fashionlab.reporting.runs import Run
 from fashionlab.resume import resume_command
 
 if TYPE_CHECKING:
-    from fashionlab.reporting.selection import Selection
+    from lightning import LightningDataModule
+    from matplotlib.figure import Figure
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"  # the lab's conf/, src/train.py's (an editable install)
+    from fashionlab.reporting.selection import Configuration, Selection
+
+LAB_DIR = Path(__file__).resolve().parents[2]  # the lab's folder, holding conf/, data/ and outputs/ (editable install)
+
+
+@contextmanager
+def _in_lab() -> Iterator:
+    """The lab's folder as the working directory for one call, as the command line runs from it."""
+    before = Path.cwd()
+    os.chdir(LAB_DIR)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 @contextmanager
 def _hydra() -> Iterator:
-    """Hydra as src/train.py starts it (conf/, job name `train`, the lab's resolvers), for one call."""
+    """Hydra as src/train.py starts it (conf/, job name `train`, the lab's resolvers), for one call, in the lab's
+    folder."""
     register_resolvers()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="train"):
+    with _in_lab(), initialize_config_dir(version_base="1.3", config_dir=str(LAB_DIR / "conf"), job_name="train"):
         yield GlobalHydra.instance().hydra  # what hydra.main runs: Hydra offers no public way to launch in-process
 
 
@@ -69,7 +89,7 @@ def train(*overrides: str) -> Run:
     with _hydra() as hydra:
         check_run(hydra.compose_config("train", arguments, run_mode=RunMode.RUN))
         job = hydra.run("train", _fit, arguments)
-    return runs.load_run(Path(job.hydra_cfg.hydra.runtime.output_dir))
+        return runs.load_run(Path(job.hydra_cfg.hydra.runtime.output_dir).absolute())
 
 
 def sweep(*overrides: str) -> "Sweep":
@@ -81,11 +101,34 @@ def sweep(*overrides: str) -> "Sweep":
     with _hydra() as hydra:
         config = hydra.compose_config("train", arguments, run_mode=RunMode.MULTIRUN)
         check_sweep(config)
-        folder = Path(config.hydra.sweep.dir)  # a time, resolved once: the launch below goes into this folder
+        folder = Path(config.hydra.sweep.dir).absolute()  # a time, resolved once: the launch goes into this folder
         if not any(argument.startswith("hydra.sweep.dir=") for argument in arguments):
             arguments.append(f"hydra.sweep.dir={folder}")
         hydra.multirun("train", _fit, arguments)
     return load_sweep(folder)
+
+
+def datamodule(cfg: DictConfig) -> "LightningDataModule":
+    """The run's LightningDataModule (`cfg.data`, from compose), its files read and checked and its splits set up:
+    `splits["train" | "val" | "test"]` (`images`, standardized, and `labels`) and Lightning's loaders
+    (`train_dataloader()`, ...). A relative `data.data_dir` is the lab's."""
+    from hydra.utils import instantiate
+
+    with _in_lab():
+        module = instantiate(cfg.data, data_dir=str(Path(cfg.data.data_dir).absolute()))
+        module.prepare_data()
+        module.setup()
+    return module
+
+
+def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> dict:
+    """`python src/eval.py ckpt_path=<checkpoint>`: the test set once, for a model chosen on validation:
+    `test/acc`, `test/loss`, `test/per_class_acc`, `test/confusion_matrix` (fashionlab.evaluation)."""
+    from fashionlab.evaluation import evaluate_checkpoint as evaluate
+
+    path = Path(ckpt_path).absolute()
+    with _in_lab():
+        return evaluate(path, data_dir)
 
 
 @dataclass(frozen=True)
@@ -98,6 +141,41 @@ class Sweep:
     folder: Path
     runs: list[Run]
     selection: "Selection"
+
+    @property
+    def best_of_each(self) -> list["Configuration"]:
+        """The best configuration of each group (what the sweep varies beside seeds and learning rates: the
+        optimizer, ...), as the report's figures and group table show them."""
+        return list(self.selection.group_best.values())
+
+    @property
+    def chosen(self) -> Run:
+        """The model chosen on validation: the selected configuration's best run, the one to test once."""
+        return self.selection.selected.best_run
+
+    def curves(self, metric: str) -> "Figure":
+        """The report's figure of `metric` (`loss` or `acc`): train and validation per epoch, best_of_each."""
+        from fashionlab.reporting.figures import curves_figure
+
+        return curves_figure(self.best_of_each, metric)
+
+    def table(self, threshold: float) -> str:
+        """The report's group table (Markdown): speed (epochs to `threshold` val acc), stability, final numbers."""
+        from fashionlab.reporting.markdown import group_table
+
+        return "\n".join(group_table(self.best_of_each, threshold=threshold))
+
+    def verdict(self) -> str:
+        """The report's verdict (Markdown): better, equivalent or undecided, and what would settle it."""
+        from fashionlab.reporting.markdown import verdict_lines
+
+        return "\n".join(verdict_lines(self.selection, f"make confirm SWEEP={self.folder}"))
+
+    def diagnoses(self) -> dict[str, str]:
+        """The report's reading of each best_of_each run's curves (under- or overfitting, still improving), by label."""
+        from fashionlab.reporting.diagnosis import diagnose
+
+        return {c.label: diagnose(c.best_run.history, c.best_run.epoch_share).verdict for c in self.best_of_each}
 
 
 def load_sweep(folder: str | Path) -> Sweep:
