@@ -5,10 +5,10 @@ The command line's own code and folders: `train` and `sweep` launch src/train.py
 `python src/train.py` and `python src/train.py -m` do, into the same run and sweep folders under outputs/ (with
 Hydra's .hydra/ records, so `make report`, `make resume`, `make confirm` and TensorBoard take them as they take the
 command line's). Each call runs in the lab's folder, as the command line does, wherever the caller's working directory
-is (a notebook's is notebooks/), and leaves that as it was: relative paths (`data`, `outputs/`) are the lab's, the
-paths it returns absolute. A bad value raises ConfigError with the line the command line prints after `error: `,
-before any folder is made. torch and Lightning are imported once a run starts, the report's statistics once a sweep
-is loaded.
+is (a notebook's is notebooks/), and leaves that as it was: every relative path, in an override or given to a call
+(`data`, `outputs/...`, a checkpoint), is the lab's; the paths it returns are absolute. A bad value raises
+ConfigError with the line the command line prints after `error: `, before any folder is made. torch and Lightning are
+imported once a run starts, the report's statistics once a sweep is loaded.
 """
 
 import os
@@ -85,8 +85,8 @@ def train(*overrides: str) -> Run:
     (`hydra.run.dir=` chooses another), or `resume=<run folder>` continued in its own. Returns the run as the report
     reads it: `path`, `status`, `history` (metrics.csv, one list per column), `best_val_acc`, `best_epoch`,
     `checkpoint` (the best epoch's, to evaluate once). A run that fails raises its error after recording it."""
-    arguments = resume_command(["train", *overrides])[1:]  # resume=: hydra.run.dir is the run's own folder
     with _hydra() as hydra:
+        arguments = resume_command(["train", *overrides])[1:]  # resume=: hydra.run.dir is the run's own folder
         check_run(hydra.compose_config("train", arguments, run_mode=RunMode.RUN))
         job = hydra.run("train", _fit, arguments)
         return runs.load_run(Path(job.hydra_cfg.hydra.runtime.output_dir).absolute())
@@ -97,8 +97,8 @@ def sweep(*overrides: str) -> "Sweep":
     checked first, then run one after another (or as `launcher=` says) into a new folder
     outputs/multirun/<date>/<time> (`hydra.sweep.dir=` chooses another); `resume=<sweep folder>` continues one.
     Returns the finished sweep, as load_sweep reads it."""
-    arguments = resume_command(["train", "-m", *overrides])[2:]  # resume=: the sweep's own command, into its folder
     with _hydra() as hydra:
+        arguments = resume_command(["train", "-m", *overrides])[2:]  # resume=: the sweep's command, into its folder
         config = hydra.compose_config("train", arguments, run_mode=RunMode.MULTIRUN)
         check_sweep(config)
         folder = Path(config.hydra.sweep.dir).absolute()  # a time, resolved once: the launch goes into this folder
@@ -126,9 +126,8 @@ def evaluate_checkpoint(ckpt_path: str | Path, data_dir: str | None = None) -> d
     `test/acc`, `test/loss`, `test/per_class_acc`, `test/confusion_matrix` (fashionlab.evaluation)."""
     from fashionlab.evaluation import evaluate_checkpoint as evaluate
 
-    path = Path(ckpt_path).absolute()
     with _in_lab():
-        return evaluate(path, data_dir)
+        return evaluate(Path(ckpt_path).absolute(), data_dir)
 
 
 @dataclass(frozen=True)
@@ -183,5 +182,6 @@ def load_sweep(folder: str | Path) -> Sweep:
     holds, for a folder that is none."""
     from fashionlab.reporting.sweep import load  # scipy: only once a sweep is read
 
-    reported = load(Path(folder))
+    with _in_lab():
+        reported = load(Path(folder).absolute())
     return Sweep(reported.folder, reported.runs, reported.selection)
