@@ -51,18 +51,18 @@ class ShareCores(L.Callback):
 
     def __init__(self, every: float = 1.0):
         self.every = every
-        self.registry = REGISTRY
-        self.held = None
+        self.registry = self.held = None  # at the start of the fit: the registry, this fit's lock in it
         self.threads = 0  # torch's own count, at the start of the fit
+        self.fixed = False  # whether OMP_NUM_THREADS sets the count, at the start of the fit
         self.next_check = 0.0
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.registry = REGISTRY
         self.held = hold(self.registry)
-        self.threads, self.next_check = torch.get_num_threads(), 0.0
+        self.threads, self.fixed, self.next_check = torch.get_num_threads(), "OMP_NUM_THREADS" in os.environ, 0.0
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        if time.monotonic() < self.next_check or "OMP_NUM_THREADS" in os.environ:
+        if self.fixed or time.monotonic() < self.next_check:
             return
         self.next_check = time.monotonic() + self.every
         share = max(1, min(self.threads, len(os.sched_getaffinity(0)) // running_fits(self.registry)))

@@ -8,10 +8,14 @@ import torch
 AUGMENTATION, DROPOUT, MIXUP = 1, 2, 3  # the streams: numpy SeedSequence spawn keys, apart from the batch order's entropy
 
 
+def sequence(seed: int, stream: int) -> np.random.SeedSequence:
+    """The entropy of `stream` for the run of `seed`: every generator of the run's own is seeded from it."""
+    return np.random.SeedSequence(seed, spawn_key=(stream,))
+
+
 def generator(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
     """The generator of `stream` for the run of `seed`, on `device` (where the draws are made)."""
-    mixed = np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(1, np.uint64)[0]
-    return torch.Generator(device).manual_seed(int(mixed))
+    return torch.Generator(device).manual_seed(int(sequence(seed, stream).generate_state(1, np.uint64)[0]))
 
 
 class Generators:
@@ -44,7 +48,7 @@ class MixupDraws:
 
     def __init__(self, seeds: list[int], alpha: float):
         self.alpha = alpha
-        self.made = [np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(MIXUP,))) for seed in seeds]
+        self.made = [np.random.default_rng(sequence(seed, MIXUP)) for seed in seeds]
 
     def draw(self, size: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
         """Each run's weight (K,) and partners (K, size), a permutation of the batch."""

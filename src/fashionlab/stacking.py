@@ -118,6 +118,11 @@ class MemberMeans(Metric):
         return self.total / self.count
 
 
+def per_sample(loss_fn: nn.Module, logits: Tensor, labels: Tensor) -> Tensor:
+    """`loss_fn`'s per-sample losses (reduction="none") of each member's logits (K, N, C) against its labels (K, N)."""
+    return loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape)
+
+
 class StackedClassifier(Classifier):
     """Classifier over a StackedMLP: the same losses, label smoothing and test-time mirror, per member; the training
     loss is the sum of the members' mean losses, so each member's gradient is its own run's. Members that left the
@@ -139,7 +144,7 @@ class StackedClassifier(Classifier):
         if self.mixup is not None:
             return self.mixup_step(images, labels, batch_idx)
         logits = self(images)  # (K, N, 10)
-        losses = self.train_loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape)
+        losses = per_sample(self.train_loss_fn, logits, labels)
         self.record("train", batch_idx, logits, labels, losses)
         return self.summed(losses)
 
@@ -150,8 +155,7 @@ class StackedClassifier(Classifier):
         if self.tta:
             logits = (logits + self(images.flip(-1))) / 2
         labels = labels.expand(logits.shape[0], -1)
-        self.record(stage, batch_idx, logits, labels,
-                    self.loss_fn(logits.flatten(0, 1), labels.flatten()).view(labels.shape))
+        self.record(stage, batch_idx, logits, labels, per_sample(self.loss_fn, logits, labels))
 
     def mixup_step(self, images: Tensor, labels: Tensor, batch_idx: int) -> Tensor:
         """Classifier's mixup for each member's batch (K, N, ...), with that member's weight and partners."""
@@ -160,10 +164,9 @@ class StackedClassifier(Classifier):
         weight = weights.view(-1, *[1] * (images.dim() - 1))
         logits = self(weight * images + (1 - weight) * images[members, partners])
         paired = labels[members, partners]
-        own, other = (self.train_loss_fn(logits.flatten(0, 1), target.flatten()).view(labels.shape)
-                      for target in (labels, paired))
         weights = weights.unsqueeze(1)
-        losses = weights * own + (1 - weights) * other
+        losses = weights * per_sample(self.train_loss_fn, logits, labels) + \
+            (1 - weights) * per_sample(self.train_loss_fn, logits, paired)
         self.record("train", batch_idx, logits, torch.where(weights >= 0.5, labels, paired), losses)
         return self.summed(losses)
 
