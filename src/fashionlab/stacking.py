@@ -3,8 +3,8 @@ each member still its own run, with its own job folder, metrics, TensorBoard run
 
 The members' networks are drawn exactly as their standalone runs draw them (seed, then `instantiate(cfg.model)`), and
 their parameters stacked with `torch.func.stack_module_state`: K copies as one leaf per tensor, shape (K, ...). The
-forward pass walks the MLP's own layer list with a batched form of each layer (one `baddbmm` for K linear layers), so
-the network's definition stays fashionlab.model's. One optimizer steps the stacked leaves: every optimizer of
+forward pass walks the MLP's own layer list with a batched form of each layer (`StackedLinear`: one `baddbmm` for K
+linear layers), so the network's definition stays fashionlab.model's. One optimizer steps the stacked leaves: every optimizer of
 conf/optimizer/ updates each element from its own gradient and state alone, and the members' losses are summed, so it
 is exactly K optimizers (up to the rounding of batched products). Each member's callbacks are the plain run's own
 (RunRecorder, both ModelCheckpoints, LearningRateLogger), called with a view of the Trainer that shows that member's
@@ -39,6 +39,24 @@ from fashionlab.tensorboard import log_overview
 log = logging.getLogger(__name__)
 
 
+class StackedLinear(torch.autograd.Function):
+    """K linear layers, (K, N, in) to (K, N, out), with the weight gradient computed in the weight's own layout
+    (K, out, in). `baddbmm` over the transposed weight is the same forward, but its backward returns the gradient
+    transposed and AccumulateGrad copies it into the parameter's layout: most of a stacked step's time went there
+    (docs/performance.md)."""
+
+    @staticmethod
+    def forward(ctx: Any, inputs: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        ctx.save_for_backward(inputs, weight)
+        return torch.baddbmm(bias.unsqueeze(1), inputs, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
+        inputs, weight = ctx.saved_tensors
+        grad_inputs = torch.bmm(grad, weight) if ctx.needs_input_grad[0] else None
+        return grad_inputs, torch.bmm(grad.transpose(1, 2), inputs), grad.sum(1)
+
+
 class StackedMLP(nn.Module):
     """K MLPs of one architecture as stacked parameters (K, ...), run over K batches at once: (K, N, ...) images to
     (K, N, 10) logits; an (N, ...) batch (validation, test) goes to every member."""
@@ -70,8 +88,7 @@ class StackedMLP(nn.Module):
         for position, layer in enumerate(self.template[0].layers):
             prefix = f"layers.{position}."
             if isinstance(layer, nn.Linear):
-                weight, bias = self.tensor(prefix + "weight"), self.tensor(prefix + "bias")
-                hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+                hidden = StackedLinear.apply(hidden, self.tensor(prefix + "weight"), self.tensor(prefix + "bias"))
             elif isinstance(layer, nn.BatchNorm1d):
                 hidden = self._batch_norm(hidden, layer, prefix)
             elif isinstance(layer, nn.LayerNorm):
