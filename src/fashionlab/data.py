@@ -158,7 +158,11 @@ class TensorPairs(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, index):
-        return self.images[index], self.labels[index]
+        if not isinstance(index, torch.Tensor):  # a slice (an unshuffled batch) or one sample
+            return self.images[index], self.labels[index]
+        rows = index.flatten()  # one index_select gathers faster than indexing with a (K, N) tensor (a stack's batch)
+        return (self.images.index_select(0, rows).view(*index.shape, *self.images.shape[1:]),
+                self.labels.index_select(0, rows).view(index.shape))
 
     def to(self, device: torch.device) -> "TensorPairs":
         return TensorPairs(self.images.to(device), self.labels.to(device))
