@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 class StackedLinear(torch.autograd.Function):
     """K linear layers, (K, N, in) to (K, N, out), with the weight gradient computed in the weight's own layout
     (K, out, in). `baddbmm` over the transposed weight is the same forward, but its backward returns the gradient
-    transposed and AccumulateGrad copies it into the parameter's layout: most of a stacked step's time went there
-    (docs/performance.md)."""
+    transposed and AccumulateGrad copies it into the parameter's layout, at every step (docs/performance.md). Under
+    autocast (bf16-mixed) the products run in the forward's dtype, the gradient's, and each gradient is cast back to
+    its tensor's dtype, as autocast's own casts do for `baddbmm`."""
 
     @staticmethod
     def forward(ctx: Any, inputs: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
@@ -53,8 +54,9 @@ class StackedLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
         inputs, weight = ctx.saved_tensors
-        grad_inputs = torch.bmm(grad, weight) if ctx.needs_input_grad[0] else None
-        return grad_inputs, torch.bmm(grad.transpose(1, 2), inputs), grad.sum(1)
+        grad_inputs = torch.bmm(grad, weight.to(grad.dtype)).to(inputs.dtype) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.bmm(grad.transpose(1, 2), inputs.to(grad.dtype)).to(weight.dtype)
+        return grad_inputs, grad_weight, grad.sum(1).to(weight.dtype)
 
 
 class StackedMLP(nn.Module):

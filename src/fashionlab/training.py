@@ -81,6 +81,7 @@ def stacked_task(cfg: DictConfig, jobs: list[tuple[int, list[str]]]) -> float:
         try:
             earlier = reopen_job_folder(job.folder, overrides)
             if earlier.checkpoint is not None and not earlier.finished:
+                log.info(f"Job {number} alone: continues from its checkpoint, at its own epoch")
                 with job:
                     train(job.cfg, earlier.checkpoint)
             elif not earlier.finished:
@@ -89,6 +90,7 @@ def stacked_task(cfg: DictConfig, jobs: list[tuple[int, list[str]]]) -> float:
             log.error(f"job {number}: {type(error).__name__}: {error}")
             failures.append(error)
     if len(fresh) == 1:
+        log.info(f"Job {fresh[0].folder.name} alone: the one job of its group still to train")
         with fresh[0]:
             train(fresh[0].cfg)
     elif fresh:
