@@ -41,10 +41,21 @@ def test_the_cases_cover_every_optimizer_scheduler_and_norm():
     assert {case[2] for case in CASES} == set(NORMS)
 
 
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def not_compared(name: str, state_dict: dict) -> bool:
+    """The bias of a linear layer that feeds a batch norm, and that norm's running mean (why: the test below)."""
+    layer = name.removeprefix("net.layers.").split(".")[0]
+    return name.endswith(".running_mean") or \
+        name.endswith(".bias") and f"net.layers.{int(layer) + 1}.running_mean" in state_dict
+
+
 def assert_members_equal_their_runs_alone(compose_train, folder: Path, overrides: list[str], tolerance: float):
     """Seeds 3 and 11 of `overrides` trained alone and as one stack for 3 steps: each member's last.ckpt against its
-    run alone's, every state_dict tensor within `tolerance` of its norm (bar what the test below says is not compared),
-    the same step, callback states and random states."""
+    run alone's, every state_dict tensor and every tensor of the optimizer's state (what a member resumed alone goes
+    on from) within `tolerance` of its norm (bar what the test below says is not compared), the same step, callback
+    states and random states."""
     overrides = [*overrides, "+trainer.limit_train_batches=3", "trainer.max_epochs=1"]
     seeds = (3, 11)
     for seed in seeds:
@@ -56,15 +67,28 @@ def assert_members_equal_their_runs_alone(compose_train, folder: Path, overrides
         assert stacked["state_dict"].keys() == alone["state_dict"].keys()
         assert stacked["global_step"] == alone["global_step"] == 3
         for name, expected in alone["state_dict"].items():
-            layer = name.removeprefix("net.layers.").split(".")[0]
-            if name.endswith(".bias") and f"net.layers.{int(layer) + 1}.running_mean" in alone["state_dict"] \
-                    or name.endswith(".running_mean"):
+            if not_compared(name, alone["state_dict"]):
                 continue
             got = stacked["state_dict"][name]
             if expected.is_floating_point():
                 assert (got - expected).norm() <= tolerance * expected.norm().clamp(min=1e-12), (seed, name)
             else:
                 assert torch.equal(got, expected), (seed, name)
+        # the optimizer state a member resumed alone continues from, per parameter (the optimizer's order)
+        parameters = [name for name in alone["state_dict"] if name.startswith("net.") and not name.endswith(BUFFERS)]
+        for stacked_state, alone_state in zip(stacked["optimizer_states"], alone["optimizer_states"], strict=True):
+            assert stacked_state["state"].keys() == alone_state["state"].keys()
+            for key, entry in alone_state["state"].items():
+                if not_compared(parameters[key], alone["state_dict"]):
+                    continue
+                for name, expected in entry.items():
+                    got = stacked_state["state"][key][name]
+                    if expected is None:  # SGD without momentum keeps no buffer
+                        assert got is None
+                        continue
+                    assert got.shape == expected.shape and got.is_contiguous(), (seed, key, name)
+                    assert (got - expected).norm() <= tolerance * expected.norm().clamp(min=1e-12) + 1e-9, \
+                        (seed, key, name)
         assert stacked["callbacks"].keys() == alone["callbacks"].keys()
         assert stacked["random_states"].keys() == alone["random_states"].keys()
         assert stacked["random_states"].get("mixup") == alone["random_states"].get("mixup"), "as many mixup draws"

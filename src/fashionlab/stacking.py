@@ -69,8 +69,9 @@ class StackedMLP(nn.Module):
         self.generators: list[torch.Generator] = []  # each member's dropout generator (StackedClassifier's)
         self.template = [copy.deepcopy(members[0]).to("meta")]  # a list: not a submodule, holds the layer types
         params, buffers = stack_module_state(list(members))
-        self.names = list(params) + list(buffers)  # the MLP's own names, in state_dict order
-        self.stacked = nn.ParameterDict({name.replace(".", "/"): nn.Parameter(value) for name, value in params.items()})
+        # key-value pairs keep the MLP's order (a dict would be sorted): the optimizer numbers its parameters as the
+        # run alone's does, so a member's optimizer state fits its plain-run checkpoint
+        self.stacked = nn.ParameterDict([(name.replace(".", "/"), nn.Parameter(value)) for name, value in params.items()])
         for name, value in buffers.items():
             self.register_buffer(name.replace(".", "/"), value)
 
