@@ -54,8 +54,8 @@ def not_compared(name: str, state_dict: dict) -> bool:
 def assert_members_equal_their_runs_alone(compose_train, folder: Path, overrides: list[str], tolerance: float):
     """Seeds 3 and 11 of `overrides` trained alone and as one stack for 3 steps: each member's last.ckpt against its
     run alone's, every state_dict tensor and every tensor of the optimizer's state (what a member resumed alone goes
-    on from) within `tolerance` of its norm (bar what the test below says is not compared), the same step, callback
-    states and random states."""
+    on from) within `tolerance` of its norm (bar what the test below says is not compared), the same step, the same
+    callback and random-state keys, and as many mixup draws."""
     overrides = [*overrides, "+trainer.limit_train_batches=3", "trainer.max_epochs=1"]
     seeds = (3, 11)
     for seed in seeds:
