@@ -2,6 +2,7 @@
 folder; faults stay inside one member; a stopped stack resumes its members as plain runs."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,17 +174,17 @@ def test_a_stacked_sweep_equals_the_same_runs_alone_divergence_included(compose_
 def test_a_stopped_stack_leaves_every_member_interrupted_and_resuming_the_sweep_continues_each_alone(
         tiny_data_dir, tmp_path):
     folder = tmp_path / "sweep"
-    args = ["-m", *tiny_overrides(tiny_data_dir), "seed=0,1,2", "trainer.max_epochs=60", "stack=true",
+    args = ["-m", *tiny_overrides(tiny_data_dir), "seed=0,1,2,3", "trainer.max_epochs=60", "stack=true",
             f"hydra.sweep.dir={folder}"]
     process = subprocess.Popen([sys.executable, "src/train.py", *args], cwd=ROOT, preexec_fn=as_from_a_terminal,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not all((folder / str(job) / "checkpoints" / "last.ckpt").is_file() for job in range(3)):
+    while not all((folder / str(job) / "checkpoints" / "last.ckpt").is_file() for job in range(4)):
         assert process.poll() is None and time.monotonic() < deadline, "the stack did not save its first epoch"
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0
-    for job in range(3):
+    for job in range(4):
         summary = json.loads((folder / str(job) / "summary.json").read_text())
         assert summary["status"] == "interrupted"
         checkpoint = torch.load(folder / str(job) / "checkpoints" / "last.ckpt", weights_only=True)
@@ -193,12 +194,15 @@ def test_a_stopped_stack_leaves_every_member_interrupted_and_resuming_the_sweep_
     assert done.returncode == 0, done.stderr
     assert [row["epoch"] for row in read_metrics(folder / "0")] == list(range(1, 61))
     # the sweep again: the finished member is kept, the others continue alone from their own epochs; one whose
-    # checkpoint cannot be read fails alone, after the others ran
+    # checkpoint cannot be read fails alone, after the others ran; one whose folder is gone is the group's only job
+    # still to train, alone
     (folder / "1" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    shutil.rmtree(folder / "3")
     done = run_cli("train.py", "-m", f"resume={folder}")
     assert done.returncode != 0 and "job 1: " in done.stdout + done.stderr, done.stderr
     assert "Job 2 alone: continues from its checkpoint" in done.stdout + done.stderr, "the sweep says why"
-    for job in (0, 2):
+    assert "Job 3 alone: the one job of its group still to train" in done.stdout + done.stderr
+    for job in (0, 2, 3):
         assert json.loads((folder / str(job) / "summary.json").read_text())["status"] == "completed"
         assert [row["epoch"] for row in read_metrics(folder / str(job))] == list(range(1, 61))
     assert json.loads((folder / "1" / "summary.json").read_text())["status"] == "failed"
