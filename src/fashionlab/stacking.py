@@ -4,11 +4,11 @@ each member still its own run, with its own job folder, metrics, TensorBoard run
 The members' networks are drawn exactly as their standalone runs draw them (seed, then `instantiate(cfg.model)`), and
 their parameters stacked with `torch.func.stack_module_state`: K copies as one leaf per tensor, shape (K, ...). The
 forward pass walks the MLP's own layer list with a batched form of each layer (`StackedLinear`: one `baddbmm` for K
-linear layers), so the network's definition stays fashionlab.model's. One optimizer steps the stacked leaves: every optimizer of
-conf/optimizer/ updates each element from its own gradient and state alone, and the members' losses are summed, so it
-is exactly K optimizers (up to the rounding of batched products). Each member's callbacks are the plain run's own
-(RunRecorder, both ModelCheckpoints, LearningRateLogger), called with a view of the Trainer that shows that member's
-metrics and saves that member's slice as a plain checkpoint.
+linear layers), so the network's definition stays fashionlab.model's. One optimizer steps the stacked leaves: every
+optimizer of conf/optimizer/ updates each element from its own gradient and state alone, and the members' losses are
+summed, so it is exactly K optimizers (up to the rounding of batched products). Each member's callbacks are the plain
+run's own (RunRecorder, both ModelCheckpoints, LearningRateLogger), called with a view of the Trainer that shows that
+member's metrics and saves that member's slice as a plain checkpoint.
 """
 
 import copy
@@ -71,7 +71,8 @@ class StackedMLP(nn.Module):
         params, buffers = stack_module_state(list(members))
         # key-value pairs keep the MLP's order (a dict would be sorted): the optimizer numbers its parameters as the
         # run alone's does, so a member's optimizer state fits its plain-run checkpoint
-        self.stacked = nn.ParameterDict([(name.replace(".", "/"), nn.Parameter(value)) for name, value in params.items()])
+        self.stacked = nn.ParameterDict([(name.replace(".", "/"), nn.Parameter(value))
+                                         for name, value in params.items()])
         for name, value in buffers.items():
             self.register_buffer(name.replace(".", "/"), value)
 
