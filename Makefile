@@ -104,7 +104,7 @@ test: data ## the test suite on every core (tiny synthetic data, plus checks on 
 bench: $(INSTALLED) ## seconds per epoch: project vs tutorial vs raw loop, best_mlp's speed settings, sweeps; ARGS="--only recipe"
 	$(PY) -m bench $(ARGS)
 
-gpu-check: data ## on a CUDA machine (minutes; never timed, no GPU lent yet): GPU fits in 32-true and bf16, no host copies, eval, resume, bench
+gpu-check: data ## on a CUDA machine (minutes; never timed, no GPU lent yet): GPU fits in 32-true and bf16, no host copies, eval, resume, stacked seeds, bench
 	$(PY) -m bench.gpu_check
 
 slurm-up: ## a one-node Slurm cluster on this machine for launcher=slurm (root; installs slurm-wlm, munge; docs/slurm.md)

@@ -3,8 +3,9 @@ has never run, no GPU having been lent to this project yet, so its time is unmea
 
 Short fits of the default config and of best_mlp in 32-true and bf16-mixed on the GPU; the data on the device and no
 batch copied from the host during training steps; a checkpoint tested by src/eval.py; a run interrupted (SIGTERM) and
-resumed; `make bench` (one round, without the sweep part). Prints one table and exits 1 if any check failed. Without
-CUDA it says so and exits 0.
+resumed; 4 seeds stacked against the same seeds one at a time (each member within a tolerance of its run alone, the
+speed-up); `make bench` (one round, without the sweep part; its stacking parts apart). Prints one table and exits 1
+if any check failed. Without CUDA it says so and exits 0.
 """
 
 import json
@@ -27,6 +28,9 @@ PRECISIONS = ("32-true", "bf16-mixed")
 MIN_VAL_ACC = 0.80  # two epochs of either network reach about 0.85
 BF16_TOLERANCE = 0.015  # bf16-mixed against 32-true, same seed, after 2 epochs of best_mlp
 BENCH = ["--rounds", "1", "--epochs", "2", "--only", "pipelines", "recipe", "optimizers"]
+STACK_BENCH = ["--rounds", "1", "--epochs", "2", "--only", "stacked_step", "replicates"]
+SEEDS = "seed=0,1,2,3"
+STACK_TOLERANCE = 0.005  # a member's best val acc against its run alone, after 2 epochs (rounding of batched products)
 
 
 class CheckFailed(AssertionError):
@@ -87,6 +91,9 @@ def commands(out: Path) -> dict[str, list[str]]:
                   "trainer.accelerator=gpu", "+callbacks.watch._target_=bench.gpu_check.HostCopyWatch"],
         "interrupted": [*FAST, "trainer.max_epochs=8", f"hydra.run.dir={out / 'resume'}"],
         "resumed": [f"resume={out / 'resume'}"],  # resume= takes no other overrides
+        # sweeps (src/train.py -m): the same seeds one at a time, then stacked
+        "one at a time": [*fit, SEEDS, f"hydra.sweep.dir={out / 'one_at_a_time'}"],
+        "stacked": [*fit, SEEDS, "stack=true", f"hydra.sweep.dir={out / 'stacked'}"],
     }
 
 
@@ -109,6 +116,27 @@ def fitted(run: Path, args: list[str]) -> float:
     expect(summary(run)["status"] == "completed" and best >= MIN_VAL_ACC,
            f"status {summary(run)['status']}, best val acc {best} (expected >= {MIN_VAL_ACC})")
     return best
+
+
+def stacked_as_alone(out: Path, alone: list[str], stacked: list[str]) -> str:
+    """The same seeds as a sweep one at a time, then stacked: each member completed, a member of the stack, and within
+    STACK_TOLERANCE of its run alone; the speed-up per replicate."""
+    timed = {}
+    for name, args in (("one_at_a_time", alone), ("stacked", stacked)):
+        started = time.perf_counter()
+        result = train_cli(["-m", *args], timeout=600)
+        timed[name] = time.perf_counter() - started
+        expect("GPU available: True (cuda), used: True" in result.stdout + result.stderr,
+               "Lightning did not use the GPU")
+    jobs = sorted(folder.name for folder in (out / "stacked").iterdir() if folder.name.isdigit())
+    runs = {name: [summary(out / name / job) for job in jobs] for name in timed}
+    expect(len(jobs) == 4 and all(run["status"] == "completed" for group in runs.values() for run in group),
+           f"jobs {jobs}: not 4 completed runs each way")
+    expect(all(run.get("stacked_members") == 4 for run in runs["stacked"]), "the stacked runs were not one stack of 4")
+    gap = max(abs(a["best_val_acc"] - b["best_val_acc"]) for a, b in zip(*runs.values()))
+    expect(gap <= STACK_TOLERANCE, f"a member's best val acc {gap:.4f} from its run alone (at most {STACK_TOLERANCE})")
+    return (f"4 seeds, 2 epochs: one at a time {timed['one_at_a_time']:.1f} s, stacked {timed['stacked']:.1f} s "
+            f"({timed['one_at_a_time'] / timed['stacked']:.2f}x); members at most {gap:.4f} from their runs alone")
 
 
 def interrupted_and_resumed(run: Path, interrupted: list[str], resumed: list[str]) -> str:
@@ -180,12 +208,12 @@ def main() -> int:
             expect(accuracy >= MIN_VAL_ACC, f"test acc {accuracy}")
             return f"test acc {accuracy:.4f} of the default run's best.ckpt"
 
-        def bench() -> str:
-            result = subprocess.run([sys.executable, "-m", "bench", *BENCH], cwd=ROOT, capture_output=True, text=True,
-                                    timeout=240)
+        def bench(args: list[str], timeout: int, summary_line: str) -> str:
+            result = subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
+                                    timeout=timeout)
             print(result.stdout, flush=True)
             expect(result.returncode == 0, f"exited {result.returncode}: {result.stderr.strip()[-300:]}")
-            return next((line for line in result.stdout.splitlines() if line.startswith("adopted vs before")), "")
+            return next((line for line in result.stdout.splitlines() if line.startswith(summary_line)), "")
 
         check("fit: default config, 2 epochs", lambda: f"best val acc {fitted(out / 'default', runs['default']):.4f}")
         for precision in PRECISIONS:
@@ -194,7 +222,10 @@ def main() -> int:
         check("src/eval.py on a checkpoint", evaluated)
         check("interrupt (SIGTERM) and resume",
               lambda: interrupted_and_resumed(out / "resume", runs["interrupted"], runs["resumed"]))
-        check(f"python -m bench {' '.join(BENCH)}", bench)
+        check("4 seeds stacked against one at a time",
+              lambda: stacked_as_alone(out, runs["one at a time"], runs["stacked"]))
+        check(f"python -m bench {' '.join(BENCH)}", lambda: bench(BENCH, 240, "adopted vs before"))
+        check(f"python -m bench {' '.join(STACK_BENCH)}", lambda: bench(STACK_BENCH, 900, "speed-up at"))
 
     print(f"\n{torch.cuda.get_device_name()}, torch {torch.__version__}, Lightning {L.__version__}")
     width = max(len(name) for name, *_ in rows)

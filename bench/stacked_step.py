@@ -1,8 +1,10 @@
 """One training step of K copies of the default MLP (batch 64, forward, backward, fused Adam), three ways: K separate
 modules and optimizers, torch.func's vmap(functional_call) over stacked parameters (the "Model ensembling" tutorial),
-and fashionlab.stacking.StackedMLP's batched layers; milliseconds per member and step."""
+and fashionlab.stacking.StackedMLP's batched layers; milliseconds per member and step, with torch's threads and with
+one thread, as each worker of `launcher=parallel` runs (a process per core)."""
 
 import copy
+import math
 import time
 
 import torch
@@ -45,22 +47,41 @@ def step_functions(size: int) -> dict:
             "batched layers": lambda: summed_step(stacked(images), stacked_optimizer)}
 
 
+WIDTHS = (10, 10, 10, 20, 10)
+
+
+def step_times(functions: dict, size: int, rounds: int) -> list[float]:
+    """Median milliseconds per member and step of each function, rounds interleaved."""
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for function in functions.values():
+        for _ in range(5):
+            function()  # warm-up
+    steps = max(200 // size, 10)
+    count = len(functions)
+    for round_ in range(rounds):
+        for name, function in list(functions.items())[round_ % count:] + list(functions.items())[:round_ % count]:
+            started = time.perf_counter()
+            for _ in range(steps):
+                function()
+            times[name].append((time.perf_counter() - started) / steps / size * 1e3)
+    return [sorted(values)[len(values) // 2] for values in times.values()]
+
+
 def time_stacked_step(rounds: int, sizes: tuple[int, ...] = (1, 8, 16)) -> str:
-    lines = [f"{'members':<10}{'separate ms':>13}{'vmap ms':>10}{'batched ms':>12}   per member and step, "
-             f"{torch.get_num_threads()} threads"]
+    threads = torch.get_num_threads()
+    lines = [f"ms per member and step: {threads} threads (separate, vmap, batched), 1 thread (separate, batched)",
+             f"{'members':<10}{'separate':>10}{'vmap':>10}{'batched':>10}{'1-thread separate':>20}{'batched':>10}"]
+    ceiling = math.nan
     for size in sizes:
         functions = step_functions(size)
-        times: dict[str, list[float]] = {name: [] for name in functions}
-        for function in functions.values():
-            for _ in range(5):
-                function()  # warm-up
-        steps = max(200 // size, 10)
-        for round_ in range(rounds):
-            for name, function in list(functions.items())[round_ % 3:] + list(functions.items())[:round_ % 3]:
-                started = time.perf_counter()
-                for _ in range(steps):
-                    function()
-                times[name].append((time.perf_counter() - started) / steps / size * 1e3)
-        medians = [sorted(values)[len(values) // 2] for values in times.values()]
-        lines.append(f"{size:<10}" + "".join(f"{value:{width}.3f}" for value, width in zip(medians, (13, 10, 12))))
+        row = step_times(functions, size, rounds)
+        torch.set_num_threads(1)
+        try:
+            alone = step_times({name: functions[name] for name in ("separate", "batched layers")}, size, rounds)
+        finally:
+            torch.set_num_threads(threads)
+        lines.append(f"{size:<10}" + "".join(f"{value:{width}.3f}" for value, width in zip(row + alone, WIDTHS)))
+        ceiling = alone[0] / threads / row[2]
+    lines.append(f"the arithmetic a stack saves against launcher=parallel at {sizes[-1]} members (a process per core, "
+                 f"one thread each: separate 1-thread / {threads}, against batched): {ceiling:.2f}x")
     return "\n".join(lines)

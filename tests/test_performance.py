@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
@@ -18,6 +19,7 @@ from fashionlab.precision import FALLBACK, choose, chosen, device_type, native_b
 from fashionlab.preflight import CheckConfig
 from fashionlab.resume import resume_command
 from fashionlab.runfolder import Status, record_status
+from fashionlab.sweeps import job_overrides
 from fashionlab.training import train
 
 OPTIMIZERS = sorted(path.stem for path in (ROOT / "conf" / "optimizer").glob("*.yaml"))
@@ -89,11 +91,12 @@ def test_every_command_of_the_gpu_check_composes_and_passes_the_pre_flight_check
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         for name, overrides in runs.items():
             argv = resume_command(["src/train.py", *overrides])  # as src/train.py rewrites `resume=` for Hydra
-            config = compose("train", overrides=argv[1:], return_hydra_config=True)
-            try:
-                CheckConfig().on_run_start(config)  # as Hydra calls it in src/train.py, before the run folder is made
-            except SystemExit as refused:
-                pytest.fail(f"{name}: {refused.code}")
+            for job in job_overrides(OverridesParser.create(), argv[1:]):  # a sweep's: each of its jobs
+                config = compose("train", overrides=job, return_hydra_config=True)
+                try:
+                    CheckConfig().on_run_start(config)  # as Hydra calls it in src/train.py, before the run folder
+                except SystemExit as refused:
+                    pytest.fail(f"{name}: {refused.code}")
 
 
 def test_host_copy_watch_sees_copies_from_the_host_to_another_device():
