@@ -1,7 +1,7 @@
 """One training step of K copies of the default MLP (batch 64, forward, backward, fused Adam), three ways: K separate
 modules and optimizers, torch.func's vmap(functional_call) over stacked parameters (the "Model ensembling" tutorial),
 and fashionlab.stacking.StackedMLP's batched layers; milliseconds per member and step, with torch's threads and with
-one thread, as each worker of `launcher=parallel` runs (a process per core)."""
+one thread, as each worker of `launcher=parallel` runs (a process per core); on a GPU, on the device."""
 
 import copy
 import math
@@ -17,10 +17,11 @@ from fashionlab.stacking import StackedMLP
 BATCH = 64
 
 
-def step_functions(size: int) -> dict:
+def step_functions(size: int, device: str = "cpu") -> dict:
     torch.manual_seed(0)
-    nets = [MLP() for _ in range(size)]
-    images, labels = torch.randn(size, BATCH, 784), torch.randint(0, 10, (size, BATCH))
+    nets = [MLP().to(device) for _ in range(size)]
+    images = torch.randn(size, BATCH, 784, device=device)
+    labels = torch.randint(0, 10, (size, BATCH), device=device)
     separate = [torch.optim.Adam(net.parameters(), fused=True) for net in nets]
 
     def alone():
@@ -47,11 +48,12 @@ def step_functions(size: int) -> dict:
             "batched layers": lambda: summed_step(stacked(images), stacked_optimizer)}
 
 
-WIDTHS = (10, 10, 10, 20, 10)
+WIDTHS = (10, 10, 10, 20, 17)
 
 
-def step_times(functions: dict, size: int, rounds: int) -> list[float]:
+def step_times(functions: dict, size: int, rounds: int, device: str = "cpu") -> list[float]:
     """Median milliseconds per member and step of each function, rounds interleaved."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in functions}
     for function in functions.values():
         for _ in range(5):
@@ -60,17 +62,29 @@ def step_times(functions: dict, size: int, rounds: int) -> list[float]:
     count = len(functions)
     for round_ in range(rounds):
         for name, function in list(functions.items())[round_ % count:] + list(functions.items())[:round_ % count]:
+            sync()
             started = time.perf_counter()
             for _ in range(steps):
                 function()
+            sync()
             times[name].append((time.perf_counter() - started) / steps / size * 1e3)
     return [sorted(values)[len(values) // 2] for values in times.values()]
 
 
 def time_stacked_step(rounds: int, sizes: tuple[int, ...] = (1, 8, 16)) -> str:
+    """On a GPU the three ways on the device; on a CPU also with one thread, and the ratio that bounds what a stack
+    saves in arithmetic against launcher=parallel."""
+    if torch.cuda.is_available():
+        lines = [f"ms per member and step on {torch.cuda.get_device_name()}",
+                 f"{'members':<10}{'separate':>10}{'vmap':>10}{'batched':>10}"]
+        for size in sizes:
+            row = step_times(step_functions(size, "cuda"), size, rounds, "cuda")
+            lines.append(f"{size:<10}" + "".join(f"{value:{width}.3f}" for value, width in zip(row, WIDTHS)))
+        return "\n".join(lines)
     threads = torch.get_num_threads()
     lines = [f"ms per member and step: {threads} threads (separate, vmap, batched), 1 thread (separate, batched)",
-             f"{'members':<10}{'separate':>10}{'vmap':>10}{'batched':>10}{'1-thread separate':>20}{'batched':>10}"]
+             f"{'members':<10}{'separate':>10}{'vmap':>10}{'batched':>10}{'1-thread separate':>20}"
+             f"{'1-thread batched':>17}"]
     ceiling = math.nan
     for size in sizes:
         functions = step_functions(size)
