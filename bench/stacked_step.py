@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from bench.variants import rotated
 from fashionlab.model import MLP
 from fashionlab.stacking import StackedMLP
 
@@ -52,23 +53,22 @@ WIDTHS = (10, 10, 10, 20, 17)
 
 
 def step_times(functions: dict, size: int, rounds: int, device: str = "cpu") -> list[float]:
-    """Median milliseconds per member and step of each function, rounds interleaved."""
+    """Median milliseconds per member and step of each function, rounds rotated (bench.variants.rotated)."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    times: dict[str, list[float]] = {name: [] for name in functions}
     for function in functions.values():
         for _ in range(5):
             function()  # warm-up
     steps = max(200 // size, 10)
-    count = len(functions)
-    for round_ in range(rounds):
-        for name, function in list(functions.items())[round_ % count:] + list(functions.items())[:round_ % count]:
-            sync()
-            started = time.perf_counter()
-            for _ in range(steps):
-                function()
-            sync()
-            times[name].append((time.perf_counter() - started) / steps / size * 1e3)
-    return [sorted(values)[len(values) // 2] for values in times.values()]
+
+    def timed(name: str, round_: int) -> float:
+        sync()
+        started = time.perf_counter()
+        for _ in range(steps):
+            functions[name]()
+        sync()
+        return (time.perf_counter() - started) / steps / size * 1e3
+
+    return [sorted(values)[len(values) // 2] for values in rotated(list(functions), rounds, timed).values()]
 
 
 def time_stacked_step(rounds: int, sizes: tuple[int, ...] = (1, 8, 16)) -> str:

@@ -3,6 +3,7 @@
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bench.own_process import in_own_process
 from bench.pipelines import Timing, project
@@ -29,10 +30,13 @@ OPTIMIZERS = {
 }
 
 
-def rotated(names: list[str], rounds: int, run: Callable[[str, int], Timing]) -> dict[str, list[Timing]]:
+T = TypeVar("T")  # what one run returns: a Timing, or seconds
+
+
+def rotated(names: list[str], rounds: int, run: Callable[[str, int], T]) -> dict[str, list[T]]:
     """Runs each name once per round, the order rotated each round (A B C, B C A, ...), so that none always runs
     right after another: this machine's speed drifts from minute to minute."""
-    timings: dict[str, list[Timing]] = {name: [] for name in names}
+    timings: dict[str, list[T]] = {name: [] for name in names}
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
